@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -194,7 +195,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, ep endpoint, m *
 		if eb == (errorBody{}) {
 			body = emptyObject
 		} else {
-			body, _ = json.Marshal(eb)
+			body, _ = marshal(eb)
 		}
 	} else if res.raw != nil {
 		body = res.raw
@@ -202,7 +203,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, ep endpoint, m *
 		body = emptyObject
 	} else {
 		var err error
-		if body, err = json.Marshal(res.body); err != nil {
+		if body, err = marshal(res.body); err != nil {
 			// Only a backend's value (metadata, credentials) can fail to
 			// encode; that is the backend's fault, and a 500.
 			res.err = fmt.Errorf("broker: encoding the %s response: %w", ep, err)
@@ -275,6 +276,18 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 		return nil, badRequest(fmt.Sprintf("The request body exceeds %d bytes.", h.opts.MaxBodyBytes))
 	}
 	return b, nil
+}
+
+// marshal encodes v as JSON without HTML escaping: descriptions read as
+// written ("must be >= 1", not "must be \u003e= 1").
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func badRequest(description string) *Error {
