@@ -1,0 +1,30 @@
+# brokerkit: `make test` runs every check CI runs, in every module of the repo.
+GO        ?= go
+MODULES   := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+
+.PHONY: test vet race fmt bench fuzz
+
+test: fmt vet race
+
+fmt:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+race:
+	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# Benchmarks of the HTTP paths, with allocations; compare runs with benchstat.
+bench:
+	$(GO) test ./broker/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6
+
+# Each fuzz target for FUZZTIME.
+fuzz:
+	@for pkg in ./broker ./catalog; do \
+		for f in $$($(GO) test $$pkg -list '^Fuzz' | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
+	done
