@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 )
 
@@ -33,6 +35,9 @@ func (c Credential) String() string { return c.Username + ":[redacted]" }
 
 // GoString is String, so %#v cannot print the password either.
 func (c Credential) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no verb can print the password.
+func (c Credential) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // ErrUnauthorized is what [BasicAuth] returns for a missing or wrong
 // credential.

@@ -106,6 +106,7 @@ type Handler struct {
 	log         *slog.Logger
 	catalogBody []byte
 	mux         *http.ServeMux
+	notFound    *route
 }
 
 // ErrNoAuthenticator is returned by [New] when Options has neither an

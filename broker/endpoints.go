@@ -659,14 +659,16 @@ func checkMaintenanceInfo(mi *maintenanceInfoBody, plan *catalog.Plan) (*catalog
 
 func acceptsIncomplete(r *http.Request) (bool, error) {
 	v := r.URL.Query()["accepts_incomplete"]
-	if len(v) == 0 || v[0] == "" {
+	if len(v) == 0 {
 		return false, nil
 	}
-	b, err := strconv.ParseBool(v[0])
-	if err != nil {
-		return false, badRequest("accepts_incomplete must be true or false.")
+	switch v[0] {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
 	}
-	return b, nil
+	return false, badRequest("accepts_incomplete must be true or false.")
 }
 
 func lastOperationQuery(r *http.Request) (url.Values, error) {

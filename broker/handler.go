@@ -37,6 +37,8 @@ type result struct {
 	raw        []byte // a pre-encoded body
 	retryAfter time.Duration
 	err        error
+	// allow is the Allow header of a 405.
+	allow string
 	// instanceID and bindingID are for the log line.
 	instanceID, bindingID string
 }
@@ -65,15 +67,21 @@ func (h *Handler) routes() {
 
 	// The same paths with any other method, and every other path, answer
 	// in JSON too rather than with ServeMux's plain-text pages.
-	for _, p := range []string{"/v2/catalog", instance, instance + "/last_operation", binding, binding + "/last_operation"} {
-		handle(p, epOther, methodNotAllowed)
+	for p, allow := range map[string]string{
+		"/v2/catalog": "GET, HEAD", instance: "GET, HEAD, PUT, PATCH, DELETE", instance + "/last_operation": "GET, HEAD",
+		binding: "GET, HEAD, PUT, DELETE", binding + "/last_operation": "GET, HEAD",
+	} {
+		handle(p, epOther, methodNotAllowed(allow))
 	}
-	handle("/", epOther, notFound)
+	h.notFound = &route{h: h, ep: epOther, fn: notFound}
+	mux.Handle("/", h.notFound)
 	h.mux = mux
 }
 
-func methodNotAllowed(*http.Request, *Meta) result {
-	return result{err: NewError(http.StatusMethodNotAllowed, "", "This method is not allowed on this resource.")}
+func methodNotAllowed(allow string) endpointFunc {
+	return func(*http.Request, *Meta) result {
+		return result{allow: allow, err: NewError(http.StatusMethodNotAllowed, "", "This method is not allowed on this resource.")}
+	}
 }
 
 func notFound(*http.Request, *Meta) result {
@@ -83,9 +91,9 @@ func notFound(*http.Request, *Meta) result {
 // ServeHTTP answers one OSB request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeMux would redirect an unclean path with an HTML page; a broker
-	// answers in JSON.
+	// answers in JSON, after the checks every request passes.
 	if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
-		h.write(w, r, epOther, nil, time.Now(), notFound(r, nil))
+		h.notFound.ServeHTTP(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -210,6 +218,9 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, ep endpoint, m *
 			status, internal = http.StatusInternalServerError, true
 			body, _ = json.Marshal(errorBody{Description: "Internal error; the broker's log has the details."})
 		}
+	}
+	if status == http.StatusMethodNotAllowed && res.allow != "" {
+		hdr["Allow"] = []string{res.allow}
 	}
 	if res.retryAfter > 0 && status == http.StatusOK {
 		hdr["Retry-After"] = []string{strconv.FormatInt(int64((res.retryAfter+time.Second-1)/time.Second), 10)}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 )
@@ -75,8 +76,11 @@ func ParseOriginatingIdentity(header string) (id *OriginatingIdentity, ok bool) 
 	var value map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if err := dec.Decode(&value); err != nil || value == nil || dec.More() {
+	if err := dec.Decode(&value); err != nil || value == nil {
 		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // trailing data after the object
 	}
 	id = &OriginatingIdentity{Platform: platform, Value: value}
 	switch platform {

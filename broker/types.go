@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -37,6 +38,10 @@ func (p Parameters) String() string { return "Parameters" + redactedKeys(p) }
 // GoString is String, so %#v cannot print values either.
 func (p Parameters) GoString() string { return p.String() }
 
+// Format prints String for every verb, so no verb (%d, %x, %+v) can
+// print values.
+func (p Parameters) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
+
 // LogValue implements [slog.LogValuer] with the names only.
 func (p Parameters) LogValue() slog.Value { return slog.StringValue(redactedKeys(p)) }
 
@@ -49,6 +54,9 @@ func (c Credentials) String() string { return "Credentials" + redactedKeys(c) }
 
 // GoString is String, so %#v cannot print values either.
 func (c Credentials) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no verb can print values.
+func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
 // LogValue implements [slog.LogValuer] with the keys only.
 func (c Credentials) LogValue() slog.Value { return slog.StringValue(redactedKeys(c)) }

@@ -27,3 +27,13 @@ func (d DashboardClient) LogValue() slog.Value {
 		slog.String("redirect_uri", d.RedirectURI),
 	)
 }
+
+// Format prints String (GoString for %#v) for every verb, so no verb can
+// print the Secret.
+func (d DashboardClient) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = fmt.Fprint(f, d.GoString())
+		return
+	}
+	_, _ = fmt.Fprint(f, d.String())
+}
