@@ -16,7 +16,8 @@ import (
 // checked the API version, decoded and checked the body against the
 // catalog (service, plan, maintenance_info, parameter schema,
 // plan_updateable, accepts_incomplete where [Options.RequireAsync] says
-// so). Methods return typed answers or an error; see [Error] for how
+// so). An update is the exception where the handler cannot know the
+// instance's plan: see [UpdateRequest]. Methods return typed answers or an error; see [Error] for how
 // errors become responses. Methods may be called concurrently, also for
 // the same instance: a backend rejects what it cannot do at the same time
 // with [ErrConcurrency].

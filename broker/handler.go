@@ -92,7 +92,7 @@ func notFound(*http.Request, *Meta) result {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeMux would redirect an unclean path with an HTML page; a broker
 	// answers in JSON, after the checks every request passes.
-	if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+	if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || path.Clean(p) != p {
 		h.notFound.ServeHTTP(w, r)
 		return
 	}

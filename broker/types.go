@@ -159,6 +159,13 @@ type InstanceMetadata struct {
 }
 
 // UpdateRequest is PATCH /v2/service_instances/:instance_id.
+//
+// The handler knows the instance's current plan only from
+// previous_values.plan_id. When the platform sends it, the handler has
+// checked plan_updateable, the update schema and maintenance_info against
+// the right plans. When it does not, the handler checks the new plan's
+// update schema and maintenance_info if a plan_id is given, and nothing
+// else: the backend, which knows the instance, checks the rest.
 type UpdateRequest struct {
 	Meta
 	InstanceID string
