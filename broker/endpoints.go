@@ -272,7 +272,7 @@ func (h *Handler) fetchInstance(r *http.Request, m *Meta) result {
 	res := result{instanceID: r.PathValue("instance_id")}
 	q := r.URL.Query()
 	sid, pid := q.Get("service_id"), q.Get("plan_id")
-	if h.getInstance == nil || !h.retrievable(sid, false) {
+	if h.getInstance == nil || !h.retrievable(sid, pid, false) {
 		return res.fail(ErrInstanceNotFound)
 	}
 	inst, err := h.getInstance.GetInstance(r.Context(), &GetInstanceRequest{Meta: *m, InstanceID: res.instanceID, ServiceID: sid, PlanID: pid})
@@ -282,7 +282,7 @@ func (h *Handler) fetchInstance(r *http.Request, m *Meta) result {
 	if inst.ServiceID == "" || inst.PlanID == "" {
 		return res.fail(fmt.Errorf("broker: GetInstance of %s returned no service_id or plan_id", res.instanceID))
 	}
-	if !h.retrievable(inst.ServiceID, false) {
+	if !h.retrievable(inst.ServiceID, inst.PlanID, false) {
 		return res.fail(ErrInstanceNotFound)
 	}
 	return res.ok(http.StatusOK, fetchedInstanceBody{ServiceID: inst.ServiceID, PlanID: inst.PlanID,
@@ -421,7 +421,7 @@ func (h *Handler) fetchBinding(r *http.Request, m *Meta) result {
 	res := result{instanceID: r.PathValue("instance_id"), bindingID: r.PathValue("binding_id")}
 	q := r.URL.Query()
 	sid, pid := q.Get("service_id"), q.Get("plan_id")
-	if h.getBinding == nil || !h.retrievable(sid, true) {
+	if h.getBinding == nil || !h.retrievable(sid, pid, true) {
 		return res.fail(ErrBindingNotFound)
 	}
 	b, err := h.getBinding.GetBinding(r.Context(), &GetBindingRequest{Meta: *m, InstanceID: res.instanceID,
@@ -624,12 +624,15 @@ func (h *Handler) lenientLookup(serviceID, planID string) (*catalog.Service, *ca
 	return svc, plan, nil
 }
 
-// retrievable reports whether serviceID (a hint, possibly empty or
-// unknown) allows fetching instances, or bindings.
-func (h *Handler) retrievable(serviceID string, bindings bool) bool {
+// retrievable reports whether the service named by the hints (service_id,
+// else plan_id's service; either may be empty or unknown) allows fetching
+// instances, or bindings.
+func (h *Handler) retrievable(serviceID, planID string, bindings bool) bool {
 	s, ok := h.index.Service(serviceID)
 	if !ok {
-		return true // no hint, or one we cannot judge: ask the backend
+		if s, _, ok = h.index.Plan(planID); !ok {
+			return true // no hint we can judge: ask the backend
+		}
 	}
 	if bindings {
 		return s.BindingsRetrievable

@@ -28,8 +28,10 @@ type Meta struct {
 // decoded with numbers kept exact as [json.Number]. They have already been
 // validated against the plan's schema, if it has one.
 //
-// Parameter values may be secrets: String, GoString and LogValue print only
-// the parameter names, so a stray log line cannot leak them.
+// Parameter values may be secrets: String, GoString, Format and LogValue
+// print only the parameter names, so a stray log line cannot leak them.
+// JSON encoding is unaffected (backends need the values), so do not hand a
+// whole request to a JSON log handler: log its fields.
 type Parameters map[string]any
 
 // String lists the parameter names, never their values.
