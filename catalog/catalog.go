@@ -1,5 +1,7 @@
 package catalog
 
+import "slices"
+
 // Catalog is the body of GET /v2/catalog: the Service Offerings a broker
 // sells. Its JSON form is exactly the one the OSB API v2.17 names.
 //
@@ -183,3 +185,24 @@ func (p *Plan) BindingCreateSchema() Schema {
 
 // Bool returns a pointer to b, for the catalog's optional booleans.
 func Bool(b bool) *bool { return &b }
+
+// SecretParameters returns the names of the plan's secret parameters: the
+// top-level properties of its instance create or update schema marked
+// "writeOnly": true (the JSON Schema annotation for values that are
+// written but never read back; the template loader marks NoEcho
+// CloudFormation parameters so). Their values are never stored in plain
+// text nor returned by a fetch. The result is sorted and has no
+// duplicates.
+func (p *Plan) SecretParameters() []string {
+	var names []string
+	for _, s := range []Schema{p.InstanceCreateSchema(), p.InstanceUpdateSchema()} {
+		props, _ := s["properties"].(map[string]any)
+		for name, v := range props {
+			if prop, ok := v.(map[string]any); ok && prop["writeOnly"] == true {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}

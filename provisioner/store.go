@@ -25,10 +25,15 @@ type Operation struct {
 	// operation found in the store with Started false is started (again,
 	// idempotently) by the Tracker.
 	Started bool `json:"started,omitempty"`
-	// Waiting reports a deprovision accepted while the provision or update
-	// before it is still running: the Tracker starts the delete once that
-	// settles.
-	Waiting bool `json:"waiting,omitempty"`
+	// After is set on a deprovision accepted while the provision or update
+	// before it was still running: the kind of that operation. The Tracker
+	// starts the delete once that settles, and then clears After.
+	// AfterStarted reports whether that operation's start call succeeded.
+	After        Kind `json:"after,omitempty"`
+	AfterStarted bool `json:"after_started,omitempty"`
+	// Attempts counts start calls; LastAttempt is the time of the latest.
+	Attempts    int       `json:"attempts,omitempty"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// Change is what an update asked for, kept to restart it after a
 	// crash and to apply it to the record when it succeeds.
 	Change *Change `json:"change,omitempty"`
@@ -37,11 +42,10 @@ type Operation struct {
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// NextPoll is when the Tracker will look at the operation next; it
-	// is what last_operation's Retry-After reports.
+	// NextPoll is when the Tracker first looks at a started operation.
+	// Later polls are scheduled in memory only (a poll round writes
+	// nothing), and last_operation's Retry-After reads that schedule.
 	NextPoll time.Time `json:"next_poll,omitzero"`
-	// Polls counts the observations made, for backoff.
-	Polls int `json:"polls,omitempty"`
 }
 
 // Record is what the store keeps of an instance.
@@ -56,7 +60,9 @@ type Record struct {
 	Parameters map[string]any `json:"parameters,omitempty"`
 	// Secrets holds, for each secret parameter, a salted digest (to tell
 	// a repeated request from a conflicting one) and, if a [Sealer] is
-	// configured, the sealed value (to restart an interrupted create).
+	// configured, the sealed value (to restart an interrupted operation).
+	// Keys with the prefix "pending:" belong to the update in progress and
+	// replace their unprefixed twins when it succeeds.
 	Secrets map[string]SecretValue `json:"secrets,omitempty"`
 	// Resource is the backend's handle (a stack ID).
 	Resource string            `json:"resource,omitempty"`
