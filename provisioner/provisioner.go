@@ -54,13 +54,13 @@ type Instance struct {
 // Change is what an update asks for. Empty fields change nothing.
 type Change struct {
 	// PlanID is the new plan, or "" to keep the plan.
-	PlanID string
+	PlanID string `json:"plan_id,omitempty"`
 	// Parameters holds only the parameters the user specified.
-	Parameters map[string]any
+	Parameters map[string]any `json:"parameters,omitempty"`
 	// MaintenanceVersion, when set, asks for the plan's current template
 	// (an upgrade); otherwise the instance keeps the template it was
 	// created from.
-	MaintenanceVersion string
+	MaintenanceVersion string `json:"maintenance_version,omitempty"`
 }
 
 // Start is a backend's answer to starting an operation.

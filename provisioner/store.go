@@ -119,6 +119,8 @@ func (r *Record) Clone() *Record {
 	}
 	if r.Operation != nil {
 		op := *r.Operation
+		op.InstanceUsable = cloneBool(op.InstanceUsable)
+		op.UpdateRepeatable = cloneBool(op.UpdateRepeatable)
 		if op.Change != nil {
 			ch := *op.Change
 			ch.Parameters = cloneMap(ch.Parameters)
@@ -157,6 +159,14 @@ type Store interface {
 	InFlight(ctx context.Context) ([]*Record, error)
 	// Expired returns the IDs of tombstones whose ExpiresAt is before t.
 	Expired(ctx context.Context, t time.Time) ([]string, error)
+}
+
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
 }
 
 func cloneMap(m map[string]any) map[string]any {

@@ -189,11 +189,11 @@ type UpdateRequest struct {
 const casAttempts = 16
 
 // Provision records and starts a provision. Against an existing record:
-// the same attributes while the provision runs → Joined with its
-// operation; the same attributes once provisioned (or while updating) →
-// Unchanged; other attributes → ErrConflict; a failed provision waiting
-// for the platform's delete → ErrConflict; a deprovision in progress →
-// ErrBusy. A tombstone counts as no record.
+// an update or deprovision in progress → ErrBusy; the same attributes
+// while the provision runs → Joined with its operation; the same
+// attributes once provisioned → Unchanged; other attributes →
+// ErrConflict; a failed provision or deprovision waiting for the
+// platform's delete → ErrConflict. A tombstone counts as no record.
 func (t *Tracker) Provision(ctx context.Context, req ProvisionRequest) (Result, error) {
 	_, plan, ok := t.opts.Catalog.Plan(req.PlanID)
 	if !ok {
@@ -225,23 +225,30 @@ func (t *Tracker) Provision(ctx context.Context, req ProvisionRequest) (Result, 
 			return Result{}, err
 		}
 		t.keepSecrets(op.ID, req.Parameters, plan.SecretParameters())
-		return t.start(ctx, next)
+		res, err := t.start(ctx, next)
+		if err != nil {
+			t.restore(ctx, next, rec)
+		}
+		return res, err
 	}
 	return Result{}, ErrBusy
 }
 
 func (t *Tracker) existing(rec *Record, req ProvisionRequest) (Result, error) {
+	op := rec.Operation
+	if op.Kind != KindProvision && op.State == InProgress {
+		return Result{}, ErrBusy // an update or deprovision runs: 422 whatever the attributes
+	}
 	if !sameAttributes(rec, req) {
 		return Result{}, ErrConflict
 	}
-	op := rec.Operation
 	switch {
 	case op.Kind == KindProvision && op.State == InProgress:
 		return Result{Outcome: Joined, Operation: op}, nil
 	case op.Kind == KindProvision && op.State == Failed:
 		return Result{}, ErrConflict
 	case op.Kind == KindDeprovision:
-		return Result{}, ErrBusy
+		return Result{}, ErrConflict // a failed deprovision: the platform deletes again
 	}
 	return Result{Outcome: Unchanged, Operation: op}, nil
 }
@@ -635,17 +642,24 @@ func (t *Tracker) adopt(ctx context.Context, instanceID, resource string) {
 	}
 }
 
-// restore puts back what a request replaced when its start failed
-// terminally: the platform got a 4xx, which must change nothing.
+// restore puts back what a request replaced (prev; nil if there was no
+// record) when its start failed terminally: the platform got a 4xx, which
+// must change nothing.
 func (t *Tracker) restore(ctx context.Context, failed, prev *Record) {
+	t.forgetSecrets(failed.Operation.ID)
 	for range casAttempts {
 		rec, err := t.get(ctx, failed.InstanceID)
 		if err != nil || rec == nil || rec.Operation.ID != failed.Operation.ID {
 			return
 		}
-		old := prev.Clone()
-		old.Version = rec.Version
-		if err := t.opts.Store.Put(ctx, old); !errors.Is(err, ErrVersionConflict) {
+		if prev == nil {
+			err = t.opts.Store.Delete(ctx, rec.InstanceID, rec.Version)
+		} else {
+			old := prev.Clone()
+			old.Version = rec.Version
+			err = t.opts.Store.Put(ctx, old)
+		}
+		if !errors.Is(err, ErrVersionConflict) {
 			return
 		}
 	}

@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -105,4 +107,27 @@ func (v *Validator) ValidateRecorded(req *http.Request, rec Recorder) error {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return v.ValidateResponse(req, resp.StatusCode, resp.Header, body)
+}
+
+// Check returns a function for brokertest.Config.Check that validates
+// every response against the document. Statuses the document does not
+// list, such as 412, are not validated; neither are IDs holding an
+// encoded slash, for which the document's router (matching decoded
+// paths) finds no operation.
+func Check(tb testing.TB) func(*testing.T, *http.Request, *http.Response, []byte) {
+	tb.Helper()
+	v, err := Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func(t *testing.T, r *http.Request, resp *http.Response, body []byte) {
+		t.Helper()
+		err := v.ValidateResponse(r, resp.StatusCode, resp.Header, body)
+		if errors.Is(err, ErrUnknownRoute) && strings.Contains(r.URL.EscapedPath(), "%2F") {
+			return
+		}
+		if err != nil {
+			t.Errorf("openapi.yaml: %v", err)
+		}
+	}
 }
