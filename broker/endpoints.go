@@ -134,14 +134,11 @@ func (h *Handler) provision(r *http.Request, m *Meta) result {
 	if err != nil {
 		return res.fail(err)
 	}
-	status, err := outcomeStatus(resp.Outcome, async, http.StatusCreated)
-	if err == nil {
-		err = checkOperation(resp.Outcome, resp.Operation)
-	}
+	status, op, err := outcome(resp.Outcome, resp.Operation, async, http.StatusCreated)
 	if err != nil {
 		return res.fail(fmt.Errorf("broker: Provision of %s: %w", res.instanceID, err))
 	}
-	return res.ok(status, instanceBody{Operation: opIfAccepted(resp.Outcome, resp.Operation),
+	return res.ok(status, instanceBody{Operation: op,
 		DashboardURL: resp.DashboardURL, Metadata: resp.Metadata})
 }
 
@@ -224,14 +221,11 @@ func (h *Handler) update(r *http.Request, m *Meta) result {
 	if err != nil {
 		return res.fail(err)
 	}
-	status, err := outcomeStatus(resp.Outcome, async, http.StatusOK)
-	if err == nil {
-		err = checkOperation(resp.Outcome, resp.Operation)
-	}
+	status, op, err := outcome(resp.Outcome, resp.Operation, async, http.StatusOK)
 	if err != nil {
 		return res.fail(fmt.Errorf("broker: Update of %s: %w", res.instanceID, err))
 	}
-	return res.ok(status, instanceBody{Operation: opIfAccepted(resp.Outcome, resp.Operation),
+	return res.ok(status, instanceBody{Operation: op,
 		DashboardURL: resp.DashboardURL, Metadata: resp.Metadata})
 }
 
@@ -258,14 +252,11 @@ func (h *Handler) deprovision(r *http.Request, m *Meta) result {
 	if err != nil {
 		return res.fail(err)
 	}
-	status, err := outcomeStatus(resp.Outcome, async, http.StatusOK)
-	if err == nil {
-		err = checkOperation(resp.Outcome, resp.Operation)
-	}
+	status, op, err := outcome(resp.Outcome, resp.Operation, async, http.StatusOK)
 	if err != nil {
 		return res.fail(fmt.Errorf("broker: Deprovision of %s: %w", res.instanceID, err))
 	}
-	return res.ok(status, operationBody{Operation: opIfAccepted(resp.Outcome, resp.Operation)})
+	return res.ok(status, operationBody{Operation: op})
 }
 
 func (h *Handler) fetchInstance(r *http.Request, m *Meta) result {
@@ -357,10 +348,7 @@ func (h *Handler) bind(r *http.Request, m *Meta) result {
 	if err != nil {
 		return res.fail(err)
 	}
-	status, err := outcomeStatus(resp.Outcome, async, http.StatusCreated)
-	if err == nil {
-		err = checkOperation(resp.Outcome, resp.Operation)
-	}
+	status, op, err := outcome(resp.Outcome, resp.Operation, async, http.StatusCreated)
 	if err != nil {
 		return res.fail(fmt.Errorf("broker: Bind of %s/%s: %w", res.instanceID, res.bindingID, err))
 	}
@@ -371,7 +359,7 @@ func (h *Handler) bind(r *http.Request, m *Meta) result {
 		if !resp.Binding.empty() {
 			return res.fail(fmt.Errorf("broker: Bind of %s/%s was accepted asynchronously with binding data; a 202 must carry none", res.instanceID, res.bindingID))
 		}
-		return res.ok(status, operationBody{Operation: resp.Operation})
+		return res.ok(status, operationBody{Operation: op})
 	}
 	resp.Binding.Parameters = nil // sent by GET binding only
 	body2, err := bindingResponse(svc.Requires, &resp.Binding)
@@ -407,14 +395,11 @@ func (h *Handler) unbind(r *http.Request, m *Meta) result {
 	if err != nil {
 		return res.fail(err)
 	}
-	status, err := outcomeStatus(resp.Outcome, async, http.StatusOK)
-	if err == nil {
-		err = checkOperation(resp.Outcome, resp.Operation)
-	}
+	status, op, err := outcome(resp.Outcome, resp.Operation, async, http.StatusOK)
 	if err != nil {
 		return res.fail(fmt.Errorf("broker: Unbind of %s/%s: %w", res.instanceID, res.bindingID, err))
 	}
-	return res.ok(status, operationBody{Operation: opIfAccepted(resp.Outcome, resp.Operation)})
+	return res.ok(status, operationBody{Operation: op})
 }
 
 func (h *Handler) fetchBinding(r *http.Request, m *Meta) result {
@@ -554,35 +539,25 @@ func validPortSpec(s string) bool {
 	return ok && s != ""
 }
 
-// outcomeStatus turns a backend's Outcome into a status, refusing the
-// zero Outcome and a 202 that the platform did not allow.
-func outcomeStatus(o Outcome, async bool, doneStatus int) (int, error) {
+// outcome turns a backend's Outcome into a status and the operation token
+// to send (only with 202), refusing the zero Outcome, a 202 that the
+// platform did not allow, and a token over the spec's limit.
+func outcome(o Outcome, operation string, async bool, doneStatus int) (int, string, error) {
 	switch o {
 	case Done:
-		return doneStatus, nil
+		return doneStatus, "", nil
 	case Existed:
-		return http.StatusOK, nil
+		return http.StatusOK, "", nil
 	case Accepted:
 		if !async {
-			return 0, errors.New("the backend answered Accepted to a request without accepts_incomplete=true; return broker.ErrAsyncRequired instead, or set Options.RequireAsync")
+			return 0, "", errors.New("the backend answered Accepted to a request without accepts_incomplete=true; return broker.ErrAsyncRequired instead, or set Options.RequireAsync")
 		}
-		return http.StatusAccepted, nil
+		if len(operation) > maxOperationLen {
+			return 0, "", fmt.Errorf("operation token is %d characters long; the spec allows %d", len(operation), maxOperationLen)
+		}
+		return http.StatusAccepted, operation, nil
 	}
-	return 0, fmt.Errorf("the backend returned %v, which is not an Outcome", o)
-}
-
-func checkOperation(o Outcome, op string) error {
-	if o == Accepted && len(op) > maxOperationLen {
-		return fmt.Errorf("operation token is %d characters long; the spec allows %d", len(op), maxOperationLen)
-	}
-	return nil
-}
-
-func opIfAccepted(o Outcome, op string) string {
-	if o == Accepted {
-		return op
-	}
-	return ""
+	return 0, "", fmt.Errorf("the backend returned %v, which is not an Outcome", o)
 }
 
 func (h *Handler) requireAsync(a Action, async bool) error {
