@@ -103,7 +103,7 @@ type Tracker struct {
 
 	mu       sync.Mutex
 	schedule schedule
-	queued   map[string]*entry // instance ID → its entry in schedule
+	queued   map[string]*entry // operation ID → its entry in schedule
 	secrets  map[string]map[string]any
 	wake     chan struct{}
 }
@@ -414,7 +414,7 @@ func (t *Tracker) LastOperation(ctx context.Context, instanceID, opID string) (S
 	if op.State == InProgress {
 		st.RetryAfter = time.Second
 		t.mu.Lock()
-		if e := t.queued[instanceID]; e != nil && e.opID == op.ID && e.due.After(now) {
+		if e := t.queued[op.ID]; e != nil && e.due.After(now) {
 			st.RetryAfter = e.due.Sub(now)
 		}
 		t.mu.Unlock()
@@ -883,6 +883,9 @@ func (t *Tracker) apply(ctx context.Context, rec *Record, obs Observation, err e
 	err = t.mark(ctx, rec.InstanceID, op.ID, func(o *Operation, r *Record) {
 		t.finish(r, obs, now)
 	})
+	if errors.Is(err, errReplaced) {
+		return // a deprovision took over; it is scheduled on its own
+	}
 	if err != nil {
 		t.log.Warn("recording the end of an operation failed; will retry", "instance_id", rec.InstanceID, "operation", op.ID, "error", err)
 		t.enqueue(rec.InstanceID, op.ID, now.Add(t.backoff(polls)), polls)
@@ -985,17 +988,19 @@ func (s *schedule) Pop() any {
 	return e
 }
 
-// enqueue schedules (or reschedules) the instance's operation.
-// polls counts the observations made so far, for the backoff.
+// enqueue schedules (or reschedules) an operation; polls counts the
+// observations made so far, for the backoff. Entries are keyed by
+// operation, so that rescheduling an operation that another one replaced
+// never hides the new one: round drops the stale entry when it comes due.
 func (t *Tracker) enqueue(instanceID, opID string, due time.Time, polls int) {
 	t.mu.Lock()
-	if e := t.queued[instanceID]; e != nil {
-		e.opID, e.due, e.polls = opID, due, polls
+	if e := t.queued[opID]; e != nil {
+		e.due, e.polls = due, polls
 		heap.Fix(&t.schedule, e.index)
 	} else {
 		e := &entry{instanceID: instanceID, opID: opID, due: due, polls: polls}
 		heap.Push(&t.schedule, e)
-		t.queued[instanceID] = e
+		t.queued[opID] = e
 	}
 	t.mu.Unlock()
 	select {
@@ -1019,7 +1024,7 @@ func (t *Tracker) due() ([]*entry, time.Duration) {
 			break
 		}
 		heap.Pop(&t.schedule)
-		delete(t.queued, e.instanceID)
+		delete(t.queued, e.opID)
 		out = append(out, e)
 	}
 	if len(out) == 0 {
