@@ -69,6 +69,10 @@ type Start struct {
 	// stack ID). Create must set it; Update and Delete may leave it empty
 	// to keep the instance's.
 	Resource string
+	// Template identifies the template the resources are (or will be)
+	// built from, when the backend pins one per instance (CloudFormation:
+	// a hash of the template body). Empty leaves the instance's as is.
+	Template string
 	// Done reports that the operation finished in the call (an update
 	// with nothing to change, a delete of resources that do not exist).
 	Done bool

@@ -37,6 +37,9 @@ type Operation struct {
 	// Change is what an update asked for, kept to restart it after a
 	// crash and to apply it to the record when it succeeds.
 	Change *Change `json:"change,omitempty"`
+	// Template is the template an update applies, recorded on the
+	// instance when it succeeds.
+	Template string `json:"template,omitempty"`
 	// Status is the backend's last status word, for logs.
 	Status     string    `json:"status,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -65,7 +68,10 @@ type Record struct {
 	// replace their unprefixed twins when it succeeds.
 	Secrets map[string]SecretValue `json:"secrets,omitempty"`
 	// Resource is the backend's handle (a stack ID).
-	Resource string            `json:"resource,omitempty"`
+	Resource string `json:"resource,omitempty"`
+	// Template identifies the template the instance was built from, which
+	// stays pinned to it (see [Start.Template]).
+	Template string            `json:"template,omitempty"`
 	Outputs  map[string]string `json:"outputs,omitempty"`
 	// Operation is the last operation; never nil in a stored record.
 	Operation *Operation `json:"operation"`

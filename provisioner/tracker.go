@@ -568,6 +568,13 @@ func (t *Tracker) call(ctx context.Context, rec *Record) error {
 		if st.Resource != "" {
 			r.Resource = st.Resource
 		}
+		if st.Template != "" {
+			if o.Kind == KindProvision {
+				r.Template = st.Template
+			} else {
+				o.Template = st.Template
+			}
+		}
 		if st.Done {
 			t.finish(r, Observation{State: Succeeded, Outputs: r.Outputs}, now)
 			return
@@ -692,6 +699,9 @@ func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
 	case KindUpdate:
 		if obs.Outputs != nil {
 			r.Outputs = obs.Outputs
+		}
+		if op.Template != "" {
+			r.Template = op.Template
 		}
 		if ch := op.Change; ch != nil {
 			if ch.PlanID != "" {

@@ -59,7 +59,7 @@ func (s *Stacks) Create(ctx context.Context, op *provisioner.Operation, inst *pr
 	if err == nil {
 		id := aws.ToString(out.StackId)
 		s.log.InfoContext(ctx, "creating stack", "stack", name, "stack_id", id, "operation", op.ID, "instance_id", inst.ID, "template_id", t.ID)
-		return provisioner.Start{Resource: id}, nil
+		return provisioner.Start{Resource: id, Template: t.ID}, nil
 	}
 	if isAlreadyExists(err) {
 		return s.existing(ctx, op, inst, name)
@@ -104,7 +104,7 @@ func (s *Stacks) existing(ctx context.Context, op *provisioner.Operation, inst *
 		return provisioner.Start{}, retryable(serr)
 	}
 	s.log.InfoContext(ctx, "the instance's stack exists already; adopting it", "stack", name, "stack_id", id, "operation", op.ID, "status", st.StackStatus)
-	return provisioner.Start{Resource: id}, nil
+	return provisioner.Start{Resource: id, Template: tagValue(st.Tags, TagTemplateID)}, nil
 }
 
 // Update starts updating inst's stack as change asks and returns the
@@ -181,7 +181,7 @@ func (s *Stacks) Update(ctx context.Context, op *provisioner.Operation, inst *pr
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "updating stack", "stack", name, "stack_id", id, "operation", op.ID, "instance_id", inst.ID, "plan_id", planID, "template_id", templateID, "new_template", newTemplate)
-		return provisioner.Start{Resource: id}, nil
+		return provisioner.Start{Resource: id, Template: templateID}, nil
 	case isNoUpdates(err):
 		s.log.InfoContext(ctx, "stack update changes nothing", "stack", name, "operation", op.ID)
 		return provisioner.Start{Resource: id, Done: true}, nil

@@ -55,8 +55,8 @@ func TestCreateInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (provisioner.Start{Resource: testStackID}) {
-		t.Errorf("Start = %+v", st)
+	if st.Resource != testStackID || st.Done || !strings.HasPrefix(st.Template, "sha256:") {
+		t.Errorf("Start = %+v, want the stack ID and the template's identity", st)
 	}
 	in := callsOf[*cfn.CreateStackInput](f)[0]
 	if got, want := aws.ToString(in.StackName), "brokerkit-queue-inst-1"; got != want {
@@ -100,7 +100,7 @@ func TestCreateAlreadyExists(t *testing.T) {
 		{
 			reason:    "our own stack (a create repeated after a crash) is success with its ID",
 			stack:     stackOf(types.StackStatusCreateInProgress),
-			wantStart: provisioner.Start{Resource: testStackID},
+			wantStart: provisioner.Start{Resource: testStackID, Template: "tmpl-old"},
 		},
 		{
 			reason:    "another instance's stack is refused",
@@ -126,7 +126,7 @@ func TestCreateAlreadyExists(t *testing.T) {
 			stack: stackOf(types.StackStatusRollbackComplete, func(st *types.Stack) {
 				st.CreationTime = aws.Time(opCreatedAt.Add(time.Second))
 			}),
-			wantStart: provisioner.Start{Resource: testStackID},
+			wantStart: provisioner.Start{Resource: testStackID, Template: "tmpl-old"},
 		},
 	}
 	for _, tt := range tests {
@@ -215,8 +215,8 @@ func TestUpdatePinned(t *testing.T) {
 	}
 	s := newTestStacks(f)
 	st, err := s.Update(ctx, testOp(provisioner.KindUpdate), testInstance(), provisioner.Change{Parameters: map[string]any{"Retention": json.Number("120")}})
-	if err != nil || st != (provisioner.Start{Resource: testStackID}) {
-		t.Fatalf("Update = %+v, %v", st, err)
+	if err != nil || st != (provisioner.Start{Resource: testStackID, Template: "tmpl-old"}) {
+		t.Fatalf("Update = %+v, %v; want the stack's pinned template", st, err)
 	}
 	in := callsOf[*cfn.UpdateStackInput](f)[0]
 	if !aws.ToBool(in.UsePreviousTemplate) || in.TemplateBody != nil {
@@ -293,7 +293,7 @@ func TestUpdateOutcomes(t *testing.T) {
 			update:  validationError("Stack:" + testStackID + " is in UPDATE_IN_PROGRESS state and can not be updated."),
 			wantErr: ErrBusy, wantClass: cRefused},
 		{reason: "our own update in progress (a repeat of its token) is accepted", status: types.StackStatusUpdateInProgress,
-			wantStart: provisioner.Start{Resource: testStackID}},
+			wantStart: provisioner.Start{Resource: testStackID, Template: "tmpl-old"}},
 		{reason: "a stack that does not exist is refused", describe: notFound(testStackID),
 			wantErr: ErrStackNotFound, wantClass: cRefused, noUpdate: true},
 		{reason: "throttling is retried", status: types.StackStatusCreateComplete,

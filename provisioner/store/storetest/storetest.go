@@ -112,6 +112,7 @@ func fullRecord(id string) *provisioner.Record {
 			"password": {Digest: "hmac-sha256:3q2+7w==", Salt: []byte{1, 2, 3, 4}, Sealed: []byte("sealed-bytes")},
 		},
 		Resource: "arn:aws:cloudformation:eu-west-1:123456789012:stack/x/1",
+		Template: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		Outputs:  map[string]string{"Endpoint": "db.example.com:5432"},
 		Operation: &provisioner.Operation{
 			ID:               "op-token-1",
@@ -131,6 +132,7 @@ func fullRecord(id string) *provisioner.Record {
 				MaintenanceVersion: "2.0.0",
 			},
 			Status:     "UPDATE_IN_PROGRESS",
+			Template:   "sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
 			CreatedAt:  t0,
 			UpdatedAt:  t0.Add(time.Second),
 			FinishedAt: t0.Add(2 * time.Second).In(time.FixedZone("CET", 3600)),
