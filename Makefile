@@ -17,9 +17,11 @@ vet:
 race:
 	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
-# Benchmarks of the HTTP paths, with allocations; compare runs with benchstat.
+# Benchmarks of the HTTP paths, with allocations (compare runs with benchstat),
+# then the Tracker with 1,000 and 10,000 operations in flight (one run each).
 bench:
-	$(GO) test ./broker/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6
+	$(GO) test ./broker/ ./catalog/ ./provisioner/store/ -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6
+	$(GO) test ./examples/integration/ -run '^$$' -bench InFlight -benchmem -benchtime 1x
 
 # Each fuzz target for FUZZTIME.
 fuzz:

@@ -66,7 +66,9 @@ type Options struct {
 	Retention    time.Duration
 	TombstoneTTL time.Duration
 	// BatchSize bounds how many due operations one poll round observes
-	// together (default 1000).
+	// together (default 10,000). With a [BatchObserver], a round also
+	// takes the operations due within half a PollInterval, so that
+	// jittered schedules still share one listing.
 	BatchSize int
 }
 
@@ -131,7 +133,7 @@ func New(opts Options, optFns ...func(*Options)) (*Tracker, error) {
 		opts.Jitter = 0.2
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 1000
+		opts.BatchSize = 10000
 	}
 	if opts.Clock == nil {
 		opts.Clock = systemClock{}
@@ -746,13 +748,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provisioner: resuming operations: %w", err)
 	}
-	now := t.opts.Clock.Now()
 	for _, r := range recs {
-		due := r.Operation.NextPoll
-		if !r.Operation.Started || due.IsZero() || due.Before(now) {
-			due = now
-		}
-		t.enqueue(r.InstanceID, r.Operation.ID, due, 0)
+		t.enqueue(r.InstanceID, r.Operation.ID, t.resumeAt(r.Operation), 0)
 	}
 	if len(recs) > 0 {
 		t.log.Info("resumed operations in progress", "count", len(recs))
@@ -796,9 +793,26 @@ func (t *Tracker) Resume(ctx context.Context) error {
 		return err
 	}
 	for _, r := range recs {
-		t.enqueue(r.InstanceID, r.Operation.ID, t.opts.Clock.Now(), 0)
+		t.enqueue(r.InstanceID, r.Operation.ID, t.resumeAt(r.Operation), 0)
 	}
 	return nil
+}
+
+// resumeAt is when to look again at an operation found in the store. One
+// whose start call may still be in flight (in another process, or in a
+// request being served now: no call has returned yet) waits until such a
+// call would have timed out, so it is not started twice at once.
+func (t *Tracker) resumeAt(op *Operation) time.Time {
+	now := t.opts.Clock.Now()
+	if !op.Started && op.Attempts == 0 && op.After == "" {
+		if at := op.CreatedAt.Add(t.opts.CallTimeout); at.After(now) {
+			return at
+		}
+	}
+	if op.Started && op.NextPoll.After(now) {
+		return op.NextPoll
+	}
+	return now
 }
 
 func (t *Tracker) purge(ctx context.Context) {
@@ -1020,14 +1034,20 @@ func (t *Tracker) enqueue(instanceID, opID string, due time.Time, polls int) {
 }
 
 // due pops up to BatchSize entries due now, or tells how long to wait.
+// When the backend batches, entries due soon join a round that has one
+// due now.
 func (t *Tracker) due() ([]*entry, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.opts.Clock.Now()
+	horizon := now
+	if t.obs != nil && len(t.schedule) > 0 && !t.schedule[0].due.After(now) {
+		horizon = now.Add(t.opts.PollInterval / 2)
+	}
 	var out []*entry
 	for len(t.schedule) > 0 && len(out) < t.opts.BatchSize {
 		e := t.schedule[0]
-		if e.due.After(now) {
+		if e.due.After(horizon) {
 			if len(out) == 0 {
 				return nil, e.due.Sub(now)
 			}

@@ -63,8 +63,11 @@ func (s *Stacks) opEvents(ctx context.Context, stackID string, op *provisioner.O
 // rootCause returns the description of op's failure on stack st: its
 // oldest *_FAILED resource event, as "LogicalID (Type): reason", skipping
 // the stack's own summary event and the cascade of cancelled resources;
-// else the stack's status reason; else a sentence naming the status.
-func (s *Stacks) rootCause(ctx context.Context, st *types.Stack, op *provisioner.Operation) string {
+// else the stack's status reason; else a sentence naming the status. A
+// read of the events that failed transiently (throttling, 5xx) is an
+// error: the failure is observed again later rather than recorded, for
+// good, without its cause.
+func (s *Stacks) rootCause(ctx context.Context, st *types.Stack, op *provisioner.Operation) (string, error) {
 	var oldest *types.StackEvent
 	err := s.opEvents(ctx, aws.ToString(st.StackId), op, func(e types.StackEvent) bool {
 		if isRootCandidate(e, aws.ToString(st.StackName)) {
@@ -73,15 +76,18 @@ func (s *Stacks) rootCause(ctx context.Context, st *types.Stack, op *provisioner
 		return true
 	})
 	if err != nil {
+		if isTransient(err) {
+			return "", classify(err, "read the events of stack "+aws.ToString(st.StackName), nil)
+		}
 		s.log.WarnContext(ctx, "reading stack events failed; describing the failure by the stack's status", "stack", aws.ToString(st.StackName), "operation", op.ID, "error", err)
 	}
 	if oldest != nil {
-		return formatEvent(*oldest)
+		return formatEvent(*oldest), nil
 	}
 	if r := aws.ToString(st.StackStatusReason); r != "" {
-		return r
+		return r, nil
 	}
-	return "The stack is " + string(st.StackStatus) + "."
+	return "The stack is " + string(st.StackStatus) + ".", nil
 }
 
 func isRootCandidate(e types.StackEvent, stackName string) bool {

@@ -268,7 +268,7 @@ func (s *Stacks) Observe(ctx context.Context, req provisioner.ObserveRequest) (p
 	if !found {
 		return missing(req.Operation.Kind), nil
 	}
-	return s.judge(ctx, st, req), nil
+	return s.judge(ctx, st, req)
 }
 
 // ObserveBatch observes reqs. From Options.BatchMin requests on, it lists
@@ -296,7 +296,7 @@ func (s *Stacks) ObserveBatch(ctx context.Context, reqs []provisioner.ObserveReq
 	for i, r := range reqs {
 		if r.Instance != nil && r.Operation != nil && r.Instance.Resource != "" {
 			if st, ok := listed[r.Instance.Resource]; ok {
-				obs[i] = s.judge(ctx, st, r)
+				obs[i], errs[i] = s.judge(ctx, st, r)
 				continue
 			}
 		}
@@ -335,8 +335,9 @@ func missing(kind provisioner.Kind) provisioner.Observation {
 		Description: "The instance's stack does not exist."}
 }
 
-// judge turns stack st into the observation of req's operation.
-func (s *Stacks) judge(ctx context.Context, st *types.Stack, req provisioner.ObserveRequest) provisioner.Observation {
+// judge turns stack st into the observation of req's operation. Its only
+// error is a transient failure to read a failure's root cause.
+func (s *Stacks) judge(ctx context.Context, st *types.Stack, req provisioner.ObserveRequest) (provisioner.Observation, error) {
 	kind := req.Operation.Kind
 	v := Judge(kind, string(st.StackStatus))
 	obs := provisioner.Observation{State: v.State, Status: string(st.StackStatus), InstanceUsable: v.InstanceUsable, UpdateRepeatable: v.UpdateRepeatable}
@@ -349,10 +350,14 @@ func (s *Stacks) judge(ctx context.Context, st *types.Stack, req provisioner.Obs
 			}
 		}
 	case provisioner.Failed:
-		obs.Description = redact(s.rootCause(ctx, st, req.Operation), s.secretValues(ctx, req.Instance))
+		cause, err := s.rootCause(ctx, st, req.Operation)
+		if err != nil {
+			return provisioner.Observation{}, err
+		}
+		obs.Description = redact(cause, s.secretValues(ctx, req.Instance))
 		s.log.InfoContext(ctx, "stack operation failed", "stack", aws.ToString(st.StackName), "operation", req.Operation.ID, "kind", kind, "status", st.StackStatus)
 	}
-	return obs
+	return obs, nil
 }
 
 // secretValues returns the values in inst.Parameters of the parameters
