@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -438,11 +439,7 @@ func redactedKeys[M ~map[string]any](m M) string {
 	if m == nil {
 		return "{}"
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	b := []byte{'{'}
 	for i, k := range keys {
 		if i > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -343,11 +344,7 @@ func isString(v any) bool {
 func walkRefs(doc any, ptr string, found func(ptr, ref string)) {
 	switch v := doc.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(v))
 		for _, k := range keys {
 			kp := ptr + "/" + escapePointer(k)
 			if ref, ok := v[k].(string); ok && (k == "$ref" || k == "$dynamicRef" || k == "$recursiveRef") && !strings.HasPrefix(ref, "#") {
