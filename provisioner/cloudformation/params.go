@@ -183,6 +183,9 @@ func createParameters(t Template, user map[string]any) (*paramSet, error) {
 		}
 		v, ok := user[k]
 		if !ok || v == nil {
+			if d, ok := t.DefaultParameters[k]; ok {
+				p.set(k, d)
+			}
 			continue
 		}
 		s, err := ParameterValue(k, t.Parameters[k].Type, v)

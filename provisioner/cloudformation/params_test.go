@@ -3,6 +3,7 @@ package cloudformation
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -194,6 +195,35 @@ func TestUpdateParameters(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, paramMap(p.params)); diff != "" {
 			t.Errorf("%s: parameters (-want +got):\n%s", tt.reason, diff)
+		}
+	}
+}
+
+func TestCreateParametersPlanDefaults(t *testing.T) {
+	tpl := Template{
+		Parameters:        map[string]ParameterSpec{"Size": {Type: "Number"}, "Name": {Type: "String"}, "Mode": {Type: "String"}},
+		FixedParameters:   map[string]string{"Mode": "fixed"},
+		DefaultParameters: map[string]string{"Size": "10", "Mode": "ignored"},
+	}
+	p, err := createParameters(tpl, map[string]any{"Name": "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range p.params {
+		got[*x.ParameterKey] = *x.ParameterValue
+	}
+	want := map[string]string{"Size": "10", "Name": "q", "Mode": "fixed"}
+	if !maps.Equal(got, want) {
+		t.Errorf("parameters = %v, want %v (plan default for Size, fixed Mode wins)", got, want)
+	}
+	p, err = createParameters(tpl, map[string]any{"Size": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range p.params {
+		if *x.ParameterKey == "Size" && *x.ParameterValue != "3" {
+			t.Errorf("the user's Size lost to the plan default: %s", *x.ParameterValue)
 		}
 	}
 }

@@ -42,6 +42,10 @@ type Template struct {
 	// FixedParameters are values the plan sets. They win over the user's
 	// values, which are ignored for these keys.
 	FixedParameters map[string]string
+	// DefaultParameters are the plan's defaults: sent at create for the
+	// declared parameters the user gave no value, in place of the
+	// template's own Default.
+	DefaultParameters map[string]string
 	// Capabilities to acknowledge, e.g. "CAPABILITY_IAM".
 	Capabilities []string
 }
