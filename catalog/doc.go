@@ -57,6 +57,16 @@
 // "format" is asserted in every draft. Regular expressions use Go's
 // RE2 syntax.
 //
+// # Templates
+//
+// [LoadTemplates] reads a directory of CloudFormation templates that carry
+// the AWS Service Broker's "AWS::ServiceBroker::Specification" metadata,
+// exactly as that broker's templates were written, and returns the
+// catalog they describe (plan schemas derived from the templates'
+// Parameters, stable IDs from the broker ID and names) together with, per
+// plan, what a provisioner needs: the body, its parameters, the values
+// the plan fixes and the capabilities to acknowledge.
+//
 // # Concurrency and zero values
 //
 // An Index is immutable and safe for concurrent use by many goroutines;
