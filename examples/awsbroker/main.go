@@ -1,0 +1,412 @@
+// Command awsbroker is a complete Open Service Broker (OSB API v2.17) that
+// provisions AWS services through CloudFormation, built only from
+// brokerkit's public API.
+//
+// Each service instance is one CloudFormation stack made from a template
+// in a directory (by default the SQS, SNS, S3 and DynamoDB templates
+// built into the program); the catalog is read from the templates'
+// AWS::ServiceBroker::Specification metadata. Operations are recorded in
+// a bbolt file before CloudFormation is called, polled in the background
+// and resumed after a restart. Each binding is an IAM user allowed only
+// the data-plane actions on the instance's resources, with one access
+// key; its credentials are the stack's outputs plus AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_REGION.
+//
+//	BROKER_USERS=platform:secret AWS_REGION=us-east-1 awsbroker
+//	awsbroker -print-catalog -templates ./my-templates
+//
+// Every flag falls back to an environment variable (see README.md or -h).
+// A bad value is reported, naming the flag and the variable, with exit
+// code 2, before anything starts. SIGINT and SIGTERM stop it gracefully:
+// it stops accepting requests, lets those in progress finish (for up to
+// 20 seconds), stops the operation tracker and closes its files.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"golang.org/x/time/rate"
+
+	"github.com/brokerkit/brokerkit/broker"
+	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/provisioner"
+	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
+	"github.com/brokerkit/brokerkit/provisioner/store"
+)
+
+// The exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // a failure at run time: AWS unreachable, a file locked, a port taken
+	exitUsage   = 2 // a bad flag or environment value; nothing was started
+)
+
+// Server timeouts. WriteTimeout leaves room for a bind, which makes a
+// handful of IAM calls.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 2 * time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 20 * time.Second
+	identityTimeout   = 30 * time.Second
+)
+
+// templatesFS holds the example's own templates, the default of
+// -templates.
+//
+//go:embed templates/*.yaml
+var templatesFS embed.FS
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once
+	}()
+	code := program{Args: os.Args[1:], Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr}.run(ctx)
+	stop()
+	os.Exit(code)
+}
+
+// program is one run of the broker, with everything it reads from its
+// process passed in, so that tests run it in-process.
+type program struct {
+	Args   []string
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+	// Ready, if not nil, is called with the address the server listens
+	// on, once it does.
+	Ready func(addr net.Addr)
+
+	// pollInterval, if positive, replaces the Tracker's default (5s), so
+	// that tests against moto finish in seconds.
+	pollInterval time.Duration
+}
+
+// usageError marks an error caused by a bad configuration value: the
+// program exits with exitUsage. Each line of the error is prefixed with
+// the setting's name, if any.
+type usageError struct {
+	setting string
+	err     error
+}
+
+func (e usageError) Error() string {
+	if e.setting == "" {
+		return e.err.Error()
+	}
+	lines := strings.Split(e.err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = e.setting + ": " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e usageError) Unwrap() error { return e.err }
+
+// badValue is a usageError naming flag flagName and its variable.
+func badValue(flagName string, err error) error {
+	return usageError{setting: nameOf(flagName), err: err}
+}
+
+// run runs the program until ctx ends (a signal) or serving fails, and
+// returns the exit code.
+func (p program) run(ctx context.Context) int {
+	cfg, err := parseConfig(p.Args, p.Getenv, p.Stderr)
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if err != nil {
+		p.fail(err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(p.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	idx, templates, warnings, err := loadTemplates(cfg)
+	if err != nil {
+		p.fail(err)
+		return exitUsage
+	}
+	for _, w := range warnings {
+		log.Warn("templates: " + w)
+	}
+	if cfg.PrintCatalog {
+		b, err := json.MarshalIndent(idx.Catalog(), "", "  ")
+		if err == nil {
+			_, err = fmt.Fprintf(p.Stdout, "%s\n", b)
+		}
+		if err != nil {
+			p.fail(err)
+			return exitFailure
+		}
+		return exitOK
+	}
+
+	b, err := p.start(ctx, cfg, log, idx, templates)
+	if err != nil {
+		p.fail(err)
+		if errors.As(err, new(usageError)) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	return b.serve(ctx)
+}
+
+// fail prints every line of err to stderr, prefixed with the program's
+// name.
+func (p program) fail(err error) {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintf(p.Stderr, "awsbroker: %s\n", line)
+	}
+}
+
+// loadTemplates reads the templates directory (or the embedded one) into
+// a validated catalog, the plans' templates and the loader's warnings.
+func loadTemplates(cfg Config) (*catalog.Index, cloudformation.StaticTemplates, []string, error) {
+	var fsys fs.FS
+	if cfg.Templates != "" {
+		fsys = os.DirFS(cfg.Templates)
+	} else {
+		sub, err := fs.Sub(templatesFS, "templates")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		fsys = sub
+	}
+	ts, err := catalog.LoadTemplates(fsys, catalog.TemplateOptions{BrokerID: cfg.BrokerID})
+	if err != nil {
+		return nil, nil, nil, badValue("templates", err)
+	}
+	// The backend answers GET instance (broker.Tracked) and GET binding
+	// (the sealed credentials), so the catalog says so.
+	c := ts.Catalog
+	for i := range c.Services {
+		c.Services[i].InstancesRetrievable = true
+		c.Services[i].BindingsRetrievable = true
+	}
+	idx, err := catalog.NewIndex(c)
+	if err != nil {
+		return nil, nil, nil, badValue("templates", err)
+	}
+	return idx, cloudformation.TemplatesFrom(ts), ts.Warnings, nil
+}
+
+// running is a started broker: every part that serve stops.
+type running struct {
+	log      *slog.Logger
+	srv      *http.Server
+	ln       net.Listener
+	tls      bool
+	tracker  *provisioner.Tracker
+	state    *store.Bolt
+	bindings *bindingStore
+}
+
+// start checks what can only be checked by using it (TLS files, AWS
+// credentials, the binding key), opens the files, assembles the broker
+// and listens. On error everything it opened is closed again.
+func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *catalog.Index, templates cloudformation.StaticTemplates) (_ *running, err error) {
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
+
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, usageError{setting: nameOf("tls-cert") + " and " + nameOf("tls-key"), err: err}
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	// AWS: the default chain for credentials; AWS_ENDPOINT_URL (honoured
+	// by the SDK) for moto or another endpoint. The region is always ours.
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region))
+	if err != nil {
+		return nil, usageError{setting: "AWS configuration", err: err}
+	}
+	ictx, cancel := context.WithTimeout(ctx, identityTimeout)
+	who, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ictx, &sts.GetCallerIdentityInput{})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("AWS credentials: checking them with sts:GetCallerIdentity: %w", err)
+	}
+
+	// The data directory and the binding key.
+	if err := os.MkdirAll(filepath.Dir(cfg.State), 0o700); err != nil {
+		return nil, badValue("state", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.BindingKey), 0o700); err != nil {
+		return nil, badValue("binding-key", err)
+	}
+	key, created, err := loadOrCreateKey(cfg.BindingKey)
+	if err != nil {
+		return nil, badValue("binding-key", err)
+	}
+	if created {
+		log.Info("created the binding key; back it up apart from the state files", "path", cfg.BindingKey)
+	}
+	sealer, err := provisioner.NewAESSealer(key)
+	if err != nil {
+		return nil, badValue("binding-key", err)
+	}
+
+	// The files: instance records and bindings.
+	state, err := store.OpenBolt(cfg.State, store.BoltOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", nameOf("state"), err)
+	}
+	closers = append(closers, state.Close)
+	bindings, err := openBindings(filepath.Join(filepath.Dir(cfg.State), "bindings.db"))
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, bindings.Close)
+
+	// The broker: CloudFormation provisioner (one rate limiter for the
+	// account and region), Tracker, binding backend, OSB handler.
+	burst := max(1, int(math.Ceil(cfg.Rate)))
+	stacks, err := cloudformation.New(cloudformation.Options{
+		Client:      cloudformation.NewClient(awsCfg, rate.NewLimiter(rate.Limit(cfg.Rate), burst)),
+		Catalog:     idx,
+		Templates:   templates,
+		StackPrefix: cfg.StackPrefix,
+		BrokerID:    cfg.BrokerID,
+		RoleARN:     cfg.RoleARN,
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, usageError{err: err}
+	}
+	tracker, err := provisioner.New(provisioner.Options{
+		Store: state, Provisioner: stacks, Catalog: idx, Sealer: sealer, Logger: log,
+		PollInterval: p.pollInterval, MaxPollInterval: 4 * p.pollInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	be, err := newBackend(backendOptions{
+		Tracker: tracker, IAM: iam.NewFromConfig(awsCfg), Bindings: bindings, Key: key,
+		Region: cfg.Region, StackPrefix: cfg.StackPrefix, BrokerID: cfg.BrokerID, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h, err := broker.New(idx, be, broker.Options{
+		Authenticator: broker.BasicAuth(cfg.Users...),
+		RequireAsync:  broker.ActionProvision | broker.ActionUpdate | broker.ActionDeprovision,
+		Logger:        log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// Last, the port: nothing has been started if this fails.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", nameOf("listen"), err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "services", len(idx.Catalog().Services),
+		"region", cfg.Region, "account", aws.ToString(who.Account), "stack_prefix", cfg.StackPrefix,
+		"broker_id", cfg.BrokerID, "state", cfg.State, "users", len(cfg.Users))
+	if p.Ready != nil {
+		p.Ready(ln.Addr())
+	}
+	return &running{log: log, srv: srv, ln: ln, tls: tlsConfig != nil, tracker: tracker, state: state, bindings: bindings}, nil
+}
+
+// serve runs the server and the Tracker until ctx ends or either fails,
+// then shuts down in order: stop accepting and finish requests (bounded),
+// stop the Tracker and wait for it, close the files. It returns the exit
+// code.
+func (r *running) serve(ctx context.Context) int {
+	tctx, stopTracker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTracker()
+	trackerDone := make(chan error, 1)
+	go func() { trackerDone <- r.tracker.Run(tctx) }()
+	serveDone := make(chan error, 1)
+	go func() {
+		if r.tls {
+			serveDone <- r.srv.ServeTLS(r.ln, "", "")
+		} else {
+			serveDone <- r.srv.Serve(r.ln)
+		}
+	}()
+
+	code := exitOK
+	trackerStopped := false
+	select {
+	case <-ctx.Done():
+		r.log.Info("shutting down")
+	case err := <-serveDone:
+		r.log.Error("serving failed", "error", err)
+		code = exitFailure
+	case err := <-trackerDone:
+		r.log.Error("the operation tracker stopped", "error", err)
+		code, trackerStopped = exitFailure, true
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	if err := r.srv.Shutdown(sctx); err != nil {
+		r.log.Warn("requests still in progress at the shutdown deadline were cut off", "error", err)
+		_ = r.srv.Close()
+	}
+	cancel()
+	stopTracker()
+	if !trackerStopped {
+		if err := <-trackerDone; err != nil && !errors.Is(err, context.Canceled) {
+			r.log.Error("the operation tracker stopped", "error", err)
+			code = exitFailure
+		}
+	}
+	if err := errors.Join(r.bindings.Close(), r.state.Close()); err != nil {
+		r.log.Error("closing the state files", "error", err)
+		code = exitFailure
+	}
+	r.log.Info("stopped")
+	return code
+}
