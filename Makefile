@@ -4,7 +4,7 @@ MODULES   := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} 
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: test vet race fmt bench fuzz
+.PHONY: test vet race fmt bench fuzz demo
 
 test: fmt vet race
 
@@ -30,3 +30,9 @@ fuzz:
 			echo "fuzz $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; \
 	done
+
+# The walkthrough end to end: moto_server and the example broker on free
+# loopback ports, then catalog, provision, bind, use the queue, unbind,
+# deprovision, as a platform would.
+demo:
+	$(GO) run ./examples/demo
