@@ -32,6 +32,11 @@ var (
 	// ErrGone: the instance was deleted long enough ago that its last
 	// operation is no longer reported (OSB 410 on last_operation).
 	ErrGone = errors.New("provisioner: instance deleted")
+	// ErrProvisioning: the instance is still being provisioned. Instance
+	// returns it wrapped together with ErrNotFound, since a fetch of an
+	// instance in provisioning is a 404, while a bind to it is a 422.
+	ErrProvisioning = errors.New("provisioner: instance is being provisioned")
+	errNotYet       = fmt.Errorf("%w: %w", ErrNotFound, ErrProvisioning)
 )
 
 // Options configure a [Tracker].
@@ -425,15 +430,19 @@ func (t *Tracker) LastOperation(ctx context.Context, instanceID, opID string) (S
 }
 
 // Instance returns the record of a provisioned instance: ErrNotFound
-// while it does not exist, is being provisioned, or was deleted; ErrBusy
-// while it is being updated or deleted.
+// while it does not exist, was deleted or its provision failed; an error
+// matching both ErrNotFound and ErrProvisioning while it is being
+// provisioned; ErrBusy while it is being updated or deleted.
 func (t *Tracker) Instance(ctx context.Context, instanceID string) (*Record, error) {
 	rec, err := t.get(ctx, instanceID)
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil || rec.Deleted || rec.Operation.Kind == KindProvision && rec.Operation.State != Succeeded {
+	if rec == nil || rec.Deleted || rec.Operation.Kind == KindProvision && rec.Operation.State == Failed {
 		return nil, ErrNotFound
+	}
+	if rec.Operation.Kind == KindProvision && rec.Operation.State == InProgress {
+		return nil, errNotYet
 	}
 	if rec.Operation.State == InProgress {
 		return nil, ErrBusy

@@ -210,6 +210,9 @@ func TestProvisionIdempotency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.tr.Instance(ctx, instanceID); !errors.Is(err, provisioner.ErrNotFound) || !errors.Is(err, provisioner.ErrProvisioning) {
+		t.Errorf("Instance during the provision: %v, want ErrNotFound and ErrProvisioning", err)
+	}
 	// I: provisioning in progress, same attributes → the same operation.
 	again, err := e.tr.Provision(ctx, provisionReq(map[string]any{"size": json.Number("1")}))
 	if err != nil || again.Outcome != provisioner.Joined || again.Operation.ID != first.Operation.ID {

@@ -201,13 +201,9 @@ func (b *backend) Bind(ctx context.Context, req *broker.BindRequest) (broker.Bin
 func (b *backend) instance(ctx context.Context, instanceID string) (*provisioner.Record, error) {
 	rec, err := b.Tracker.Instance(ctx, instanceID)
 	switch {
-	case errors.Is(err, provisioner.ErrBusy):
+	case errors.Is(err, provisioner.ErrBusy), errors.Is(err, provisioner.ErrProvisioning):
 		return nil, broker.ErrConcurrency
 	case errors.Is(err, provisioner.ErrNotFound):
-		st, lerr := b.Tracker.LastOperation(ctx, instanceID, "")
-		if lerr == nil && st.Operation.Kind == provisioner.KindProvision && st.Operation.State == provisioner.InProgress {
-			return nil, broker.ErrConcurrency
-		}
 		return nil, broker.ErrInstanceNotFound
 	case err != nil:
 		return nil, err
