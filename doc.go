@@ -24,6 +24,10 @@
 //     CloudFormation provisioner on aws-sdk-go-v2.
 //   - [github.com/brokerkit/brokerkit/provisioner/provisionertest]: a
 //     scripted fake CloudFormation endpoint for tests.
+//   - [github.com/brokerkit/brokerkit/binding]: stack outputs to
+//     credentials to secrets (OSB, Kubernetes, servicebinding.io).
+//   - [github.com/brokerkit/brokerkit/credentials]: the broker's own AWS
+//     credentials, per target account and region.
 //
 // Imports point from the HTTP edge inward: broker uses provisioner, which
 // uses catalog; catalog imports nothing of brokerkit's; no library package
