@@ -41,7 +41,10 @@ var (
 
 // Options configure a [Tracker].
 type Options struct {
-	// Store keeps the records. Required.
+	// Store keeps the records. Required. A Store belongs to one Tracker
+	// (or to replicas of one): Run resumes every operation in progress it
+	// holds, with this Tracker's Provisioner. A second Tracker (for
+	// bindings, say) needs a Store of its own.
 	Store Store
 	// Provisioner does the work. Required.
 	Provisioner Provisioner
@@ -232,6 +235,7 @@ func (t *Tracker) Provision(ctx context.Context, req ProvisionRequest) (Result, 
 			return Result{}, err
 		}
 		t.keepSecrets(op.ID, req.Parameters, plan.SecretParameters())
+		ctx := context.WithoutCancel(ctx) // recorded: finish the start even if the platform hangs up
 		res, err := t.start(ctx, next)
 		if err != nil {
 			t.restore(ctx, next, rec)
@@ -276,8 +280,11 @@ func (t *Tracker) Update(ctx context.Context, req UpdateRequest) (Result, error)
 			return Result{}, ErrNotFound
 		}
 		op := rec.Operation
+		if req.PlanID == rec.PlanID {
+			req.PlanID = ""
+		}
 		if op.State == InProgress {
-			if op.Kind == KindUpdate && op.Change != nil && reflect.DeepEqual(normalize(*op.Change), normalize(req.Change)) {
+			if op.Kind == KindUpdate && op.Change != nil && t.sameChange(rec, *op.Change, req.Change) {
 				return Result{Outcome: Joined, Operation: op}, nil
 			}
 			return Result{}, ErrBusy
@@ -286,9 +293,6 @@ func (t *Tracker) Update(ctx context.Context, req UpdateRequest) (Result, error)
 			return Result{}, &refusal{msg: "The instance's last " + string(op.Kind) + " failed; it cannot be updated."}
 		}
 		svc, cur, ok := t.opts.Catalog.Plan(rec.PlanID)
-		if req.PlanID == rec.PlanID {
-			req.PlanID = ""
-		}
 		if req.PlanID != "" {
 			if _, _, ok := t.opts.Catalog.Plan(req.PlanID); !ok {
 				return Result{}, Terminal(ReasonInvalid, fmt.Errorf("unknown plan %q", req.PlanID))
@@ -342,6 +346,7 @@ func (t *Tracker) Update(ctx context.Context, req UpdateRequest) (Result, error)
 			return Result{}, err
 		}
 		t.keepSecrets(newOp.ID, req.Parameters, secretNames)
+		ctx := context.WithoutCancel(ctx)
 		res, err := t.start(ctx, next)
 		if err != nil {
 			t.restore(ctx, next, rec)
@@ -384,6 +389,7 @@ func (t *Tracker) Deprovision(ctx context.Context, instanceID string) (Result, e
 			t.enqueue(next.InstanceID, op.ID, t.opts.Clock.Now(), 0)
 			return Result{Outcome: Started, Operation: op}, nil
 		}
+		ctx := context.WithoutCancel(ctx)
 		res, err := t.start(ctx, next)
 		if err != nil {
 			t.restore(ctx, next, rec)
@@ -570,6 +576,9 @@ func (t *Tracker) call(ctx context.Context, rec *Record) error {
 		st, err = t.opts.Provisioner.Delete(cctx, op, inst)
 	}
 	if err != nil {
+		if ctx.Err() == nil && !IsRetryable(err) && (cctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
+			err = &callTimeout{err}
+		}
 		t.mark(ctx, rec.InstanceID, op.ID, func(o *Operation, _ *Record) { o.LastAttempt, o.Attempts = now, o.Attempts+1 })
 		return err
 	}
@@ -605,6 +614,14 @@ func (t *Tracker) call(ctx context.Context, rec *Record) error {
 	}
 	return nil
 }
+
+// callTimeout marks a backend call cut off by CallTimeout: the backend may
+// have acted, so the operation must be retried, never undone or failed.
+type callTimeout struct{ err error }
+
+func (e *callTimeout) Error() string        { return e.err.Error() }
+func (e *callTimeout) Unwrap() error        { return e.err }
+func (e *callTimeout) RetryableError() bool { return true }
 
 func (t *Tracker) forgetSecrets(opID string) {
 	t.mu.Lock()
@@ -757,9 +774,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provisioner: resuming operations: %w", err)
 	}
-	for _, r := range recs {
-		t.enqueue(r.InstanceID, r.Operation.ID, t.resumeAt(r.Operation), 0)
-	}
+	t.resume(recs)
 	if len(recs) > 0 {
 		t.log.Info("resumed operations in progress", "count", len(recs))
 	}
@@ -801,10 +816,21 @@ func (t *Tracker) Resume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range recs {
-		t.enqueue(r.InstanceID, r.Operation.ID, t.resumeAt(r.Operation), 0)
-	}
+	t.resume(recs)
 	return nil
+}
+
+// resume schedules the operations of recs, except those already scheduled
+// by a request this process served while the store was being read.
+func (t *Tracker) resume(recs []*Record) {
+	for _, r := range recs {
+		t.mu.Lock()
+		_, queued := t.queued[r.Operation.ID]
+		t.mu.Unlock()
+		if !queued {
+			t.enqueue(r.InstanceID, r.Operation.ID, t.resumeAt(r.Operation), 0)
+		}
+	}
 }
 
 // resumeAt is when to look again at an operation found in the store. One
@@ -854,6 +880,10 @@ func (t *Tracker) round(ctx context.Context, due []*entry) {
 			continue
 		}
 		op := rec.Operation
+		if (op.After != "" || !op.Started) && t.opts.Clock.Now().Sub(op.CreatedAt) > t.timeout(rec) {
+			t.apply(ctx, rec, Observation{State: InProgress}, nil, e.polls)
+			continue
+		}
 		switch {
 		case op.After != "":
 			t.waitingDelete(ctx, rec, e.polls)
@@ -1105,6 +1135,30 @@ func sameAttributes(rec *Record, req ProvisionRequest) bool {
 		}
 	}
 	return jsonEqual(plain, rec.Parameters)
+}
+
+// sameChange reports whether req repeats the stored change ch of rec's
+// update in progress: secret values are compared by their digests.
+func (t *Tracker) sameChange(rec *Record, ch, req Change) bool {
+	target := rec.PlanID
+	if ch.PlanID != "" {
+		target = ch.PlanID
+	}
+	var names []string
+	if _, p, ok := t.opts.Catalog.Plan(target); ok {
+		names = p.SecretParameters()
+	}
+	plain := cloneMap(req.Parameters)
+	for _, n := range names {
+		v, ok := plain[n]
+		sv, stored := rec.Secrets[pendingPrefix+n]
+		if ok != stored || ok && !matchesSecret(sv, v) {
+			return false
+		}
+		delete(plain, n)
+	}
+	req.Parameters = plain
+	return reflect.DeepEqual(normalize(ch), normalize(req))
 }
 
 func normalize(c Change) Change {
