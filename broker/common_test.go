@@ -1422,3 +1422,27 @@ func TestC1_CatalogIgnoresQuery(t *testing.T) {
 		t.Errorf("GET /v2/catalog?…: status %d, body differs: %v; the catalog takes no query parameters", queried.status, !bytes.Equal(plain.body, queried.body))
 	}
 }
+
+// TestLongIDsRefused: IDs longer than MaxIDLength are a 400 before any
+// backend sees them (stores and resource names cannot hold them).
+func TestLongIDsRefused(t *testing.T) {
+	f := &fakeBackend{}
+	h := newHandler(t, f)
+	long := strings.Repeat("a", broker.MaxIDLength+1)
+	for _, c := range []call{
+		{method: "PUT", path: "/v2/service_instances/" + long, body: jsonBody(t, provisionBody(nil))},
+		{method: "PUT", path: "/v2/service_instances/i/service_bindings/" + long, body: `{"service_id":"` + svcBindable + `","plan_id":"` + planSmall + `"}`},
+		{method: "GET", path: "/v2/service_instances/" + long + "/last_operation"},
+	} {
+		if r := do(t, h, c); r.status != http.StatusBadRequest {
+			t.Errorf("%s %s…: %d, want 400", c.method, c.path[:40], r.status)
+		}
+	}
+	if n := f.called("Provision") + f.called("Bind") + f.called("LastOperation"); n != 0 {
+		t.Errorf("the backend was called %d times", n)
+	}
+	ok := strings.Repeat("a", broker.MaxIDLength)
+	if r := do(t, h, call{method: "PUT", path: "/v2/service_instances/" + ok, body: jsonBody(t, provisionBody(nil))}); r.status != http.StatusCreated {
+		t.Errorf("an ID of exactly MaxIDLength: %d, want 201", r.status)
+	}
+}

@@ -24,6 +24,11 @@ const (
 // maxOperationLen is the spec's limit on operation tokens.
 const maxOperationLen = 10000
 
+// MaxIDLength bounds instance and binding IDs (after percent-decoding):
+// longer ones are answered 400 before any backend sees them, since stores
+// and cloud resource names cannot hold them. Platforms send GUIDs.
+const MaxIDLength = 1024
+
 var (
 	jsonContentType = []string{"application/json"}
 	emptyObject     = []byte("{}\n")
@@ -139,6 +144,11 @@ func (rt *route) serve(r *http.Request, m *Meta) result {
 		return res
 	}
 	m.APIVersion = v
+	for _, name := range [...]string{"instance_id", "binding_id"} {
+		if len(r.PathValue(name)) > MaxIDLength {
+			return result{err: badRequest(fmt.Sprintf("The %s is longer than %d bytes.", name, MaxIDLength))}
+		}
+	}
 	if oi := r.Header[headerOriginatingIdentity]; len(oi) > 0 {
 		m.OriginatingIdentity, _ = ParseOriginatingIdentity(oi[0])
 	}

@@ -306,6 +306,15 @@ func (t *Tracker) Update(ctx context.Context, req UpdateRequest) (Result, error)
 			target = req.PlanID
 		}
 		_, tplan, _ := t.opts.Catalog.Plan(target)
+		if len(req.Parameters) > 0 && tplan != nil {
+			raw, err := json.Marshal(req.Parameters)
+			if err != nil {
+				return Result{}, err
+			}
+			if err := t.opts.Catalog.ValidateParameters(target, catalog.InstanceUpdate, raw); err != nil {
+				return Result{}, Terminal(ReasonInvalid, err)
+			}
+		}
 		if v := req.MaintenanceVersion; v != "" && (tplan == nil || tplan.MaintenanceInfo == nil || tplan.MaintenanceInfo.Version != v) {
 			return Result{}, &refusal{msg: "The maintenance_info.version does not match the catalog's.", code: "MaintenanceInfoConflict"}
 		}

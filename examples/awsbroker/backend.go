@@ -163,6 +163,11 @@ func (b *backend) Bind(ctx context.Context, req *broker.BindRequest) (broker.Bin
 	if err := b.bindings.put(rec); err != nil {
 		return broker.BindResponse{}, err
 	}
+	// The record is now visible to a Deprovision's ofInstance; re-check
+	// that no deprovision was accepted since the first check.
+	if _, err := b.instance(ctx, req.InstanceID); err != nil {
+		return broker.BindResponse{}, err
+	}
 
 	creds := broker.Credentials{}
 	for k, v := range inst.Outputs {
@@ -268,9 +273,12 @@ func (b *backend) Deprovision(ctx context.Context, req *broker.DeprovisionReques
 		return resp, nil
 	}
 	for _, id := range ids {
-		if !b.acquire(id) {
-			b.log.Warn("binding busy during its instance's deprovision; unbind it", "instance_id", req.InstanceID, "binding_id", id)
-			continue
+		for !b.acquire(id) {
+			select {
+			case <-ctx.Done():
+				return resp, nil
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 		rec, err := b.bindings.get(id)
 		if err == nil && rec != nil {

@@ -196,6 +196,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		}
 	} else if strings.HasSuffix(c.State, string(filepath.Separator)) || filepath.Base(c.State) == "." {
 		bad("state", "%q is a directory, not a file", c.State)
+	} else if fi, err := os.Stat(c.State); err == nil && fi.IsDir() {
+		bad("state", "%q is a directory, not a file", c.State)
 	}
 	c.BindingKey = get["binding-key"]
 	if c.BindingKey == "" && c.State != "" {
