@@ -24,7 +24,9 @@
 // if so configured), decoded the body (400 for malformed JSON, a wrong
 // Content-Type, missing required fields, unknown service or plan IDs, a
 // plan of another service, an unbindable plan, rotation of a plan that is
-// not binding_rotatable, parameters that fail the plan's JSON Schema),
+// not binding_rotatable, parameters that fail the plan's JSON Schema —
+// absent parameters of a provision or bind are checked as {}, so required
+// ones are required),
 // and answered 422 AsyncRequired, MaintenanceInfoConflict or a refused
 // plan change itself. Unknown JSON fields are ignored, as the spec
 // requires. Path IDs arrive percent-decoded; parameter numbers arrive as

@@ -615,8 +615,20 @@ func (h *Handler) retrievable(serviceID, planID string, bindings bool) bool {
 	return s.InstancesRetrievable
 }
 
+// parameters validates and decodes a request's parameters. Absent
+// parameters are nil for the backend, but on a provision or bind they are
+// checked as {} first: a schema's required parameters are required even
+// when the platform sends none, and a 400 now beats a failure in
+// CloudFormation later (and the orphan mitigation after it). An update
+// without parameters changes none, so there is nothing to check.
 func (h *Handler) parameters(planID string, kind catalog.SchemaKind, raw json.RawMessage) (Parameters, error) {
 	if isAbsent(raw) {
+		if kind == catalog.InstanceUpdate {
+			return nil, nil
+		}
+		if err := h.index.ValidateParameters(planID, kind, json.RawMessage("{}")); err != nil {
+			return nil, &Error{Status: http.StatusBadRequest, Description: err.Error()}
+		}
 		return nil, nil
 	}
 	if err := h.index.ValidateParameters(planID, kind, raw); err != nil {

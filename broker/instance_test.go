@@ -403,10 +403,10 @@ func TestP12_RequestReachesBackend(t *testing.T) {
 				Parameters: broker.Parameters{"name": "abc"}},
 			reason: "the context, whatever it holds, and the deprecated GUIDs reach the backend"},
 		{id: "P12", name: "no context",
-			body:   provisionBody(map[string]any{"context": nil, "parameters": nil}),
+			body:   provisionBody(map[string]any{"context": nil, "parameters": nil, "plan_id": planLarge}),
 			query:  "accepts_incomplete=true",
-			want:   provisionSeen{InstanceID: instanceID, ServiceID: svcBindable, PlanID: planSmall, OrganizationGUID: "org", SpaceGUID: "space", AcceptsIncomplete: true},
-			reason: "context is never required; absent parameters are nil"},
+			want:   provisionSeen{InstanceID: instanceID, ServiceID: svcBindable, PlanID: planLarge, OrganizationGUID: "org", SpaceGUID: "space", AcceptsIncomplete: true},
+			reason: "context is never required; absent parameters are nil (planLarge has no schema)"},
 		{id: "P12", name: "exact numbers",
 			body: provisionBody(map[string]any{"parameters": json.RawMessage(`{"name":"abc","size":1209600}`)}),
 			want: provisionSeen{InstanceID: instanceID, ServiceID: svcBindable, PlanID: planSmall, OrganizationGUID: "org", SpaceGUID: "space",
@@ -1208,5 +1208,26 @@ func TestI_IdempotencyMatrix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestP1_AbsentParametersMeetRequired: a provision without parameters is
+// checked as {} against the create schema, so a required parameter is a
+// 400 now rather than a CloudFormation failure (and orphan mitigation)
+// later; an update without parameters changes none and is not checked.
+func TestP1_AbsentParametersMeetRequired(t *testing.T) {
+	f := &fakeBackend{}
+	h := newHandler(t, f)
+	r := do(t, h, call{method: "PUT", path: "/v2/service_instances/" + instanceID, body: jsonBody(t, provisionBody(map[string]any{"parameters": nil}))})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.json["description"].(string), "/name: missing property") {
+		t.Errorf("provision without the required parameter: %d %s", r.status, r.body)
+	}
+	if f.called("Provision") != 0 {
+		t.Errorf("the backend was called")
+	}
+	r = do(t, h, call{method: "PATCH", path: "/v2/service_instances/" + instanceID,
+		body: `{"service_id":"` + svcBindable + `","plan_id":"` + planSmall + `"}`})
+	if r.status != http.StatusOK {
+		t.Errorf("update without parameters: %d %s", r.status, r.body)
 	}
 }

@@ -23,7 +23,12 @@ func memoryBroker(t *testing.T, opts brokertest.MemoryOptions) (*brokertest.Clie
 	return brokertest.NewClient(srv.URL, brokertest.ClientOptions{Username: testCredential.Username, Password: testCredential.Password}), m
 }
 
+// provisionReq is a provision of the small plan; nil params stand for the
+// plan's one required parameter with a fixed value.
 func provisionReq(id string, params broker.Parameters) brokertest.ProvisionRequest {
+	if params == nil {
+		params = broker.Parameters{"name": "x"}
+	}
 	return brokertest.ProvisionRequest{InstanceID: id, ServiceID: dbServiceID, PlanID: smallPlanID,
 		OrganizationGUID: "org", SpaceGUID: "space", Parameters: params, AcceptsIncomplete: true}
 }
