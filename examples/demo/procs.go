@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/brokerkit/brokerkit/internal/procgroup"
 )
 
 // proc is a child process of the demo: moto_server or the broker.
@@ -39,7 +41,7 @@ func startProc(name, path string, args, env []string, logs io.Writer) (*proc, er
 	p.cmd.Env = env
 	p.cmd.Stdout = w
 	p.cmd.Stderr = w
-	setProcAttr(p.cmd)
+	procgroup.Set(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -59,11 +61,11 @@ func (p *proc) stop(grace time.Duration) {
 			return
 		default:
 		}
-		terminate(p.cmd)
+		procgroup.Terminate(p.cmd)
 		select {
 		case <-p.exited:
 		case <-time.After(grace):
-			kill(p.cmd)
+			procgroup.Kill(p.cmd)
 			<-p.exited
 		}
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/brokerkit/brokerkit/internal/procgroup"
 )
 
 // Environment variables read by [Endpoint].
@@ -180,7 +181,7 @@ func launch(path string, port int) (*server, error) {
 	s.cmd = exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	s.cmd.Stdout = s.output
 	s.cmd.Stderr = s.output
-	setProcAttr(s.cmd)
+	procgroup.Set(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting moto_server: %w", err)
 	}
@@ -217,11 +218,11 @@ func stop() {
 
 func (s *server) stop() {
 	s.stopOnce.Do(func() {
-		terminate(s.cmd)
+		procgroup.Terminate(s.cmd)
 		select {
 		case <-s.exited:
 		case <-time.After(5 * time.Second):
-			kill(s.cmd)
+			procgroup.Kill(s.cmd)
 			<-s.exited
 		}
 	})

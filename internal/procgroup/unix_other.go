@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package mototest
+package procgroup
 
 import "syscall"
 
