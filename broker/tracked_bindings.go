@@ -55,9 +55,12 @@ type TrackedBindings struct {
 	// Credentials builds a binding's credentials from the instance's
 	// record and the binding's (both provisioned; their Outputs are the
 	// stacks' outputs). This is where a broker maps keys
-	// (binding.Build) or adds what it creates itself at bind time. Nil
-	// returns the instance's outputs merged with the binding's, a
-	// binding output replacing an instance output of the same name.
+	// (binding.Build). It runs on every fetch and every 200 replay, so it
+	// must be repeatable and create nothing: what a bind creates (an
+	// access key) belongs to the binding's own resources, created once
+	// and revoked at unbind. Nil returns the instance's outputs merged
+	// with the binding's, a binding output replacing an instance output
+	// of the same name.
 	Credentials func(ctx context.Context, instance, binding *provisioner.Record) (Credentials, error)
 	// PlanFor names the plan of the Bindings Tracker that runs a bind to
 	// an instance of plan of svc; ok false refuses the bind (400). Nil
@@ -66,11 +69,14 @@ type TrackedBindings struct {
 	// Declared names the parameters that the binding plan's template
 	// declares. The parameters of a binding are the user's bind
 	// parameters plus those instance outputs whose names Declared lists,
-	// an output replacing a user parameter of the same name (so a user
-	// cannot point the binding at another instance's resources). Only
-	// declared outputs are passed because a backend may refuse
-	// undeclared parameters (cloudformation.Stacks does, as an invalid
-	// request). Nil passes every output.
+	// an output replacing a user parameter of the same name. When the
+	// instance lacks such an output, a user value of that name passes
+	// through: the binding plan's schema must forbid parameters a user
+	// may not set (additionalProperties: false), or a user could point
+	// the binding at other resources. Only declared outputs are passed
+	// because a backend may refuse undeclared parameters
+	// (cloudformation.Stacks does, as an invalid request). Nil passes
+	// every output.
 	Declared func(bindingPlanID string) []string
 }
 
@@ -109,10 +115,11 @@ func (b *TrackedBindings) Bind(ctx context.Context, req *BindRequest) (BindRespo
 			return BindResponse{}, NewError(http.StatusBadRequest, "", "This plan cannot be bound.")
 		}
 	}
+	params, derived := b.parameters(planID, inst.Outputs, req.Parameters)
 	res, err := b.Bindings.Provision(ctx, provisioner.ProvisionRequest{
 		InstanceID: BindingKey(req.InstanceID, req.BindingID), ServiceID: req.Service.ID, PlanID: planID,
 		OrganizationGUID: inst.OrganizationGUID, SpaceGUID: inst.SpaceGUID,
-		Parameters: b.parameters(planID, inst.Outputs, req.Parameters), Context: req.Context,
+		Parameters: params, Derived: derived, Context: req.Context,
 	})
 	if err != nil {
 		return BindResponse{}, bindingError(err)
@@ -194,22 +201,29 @@ func (b *TrackedBindings) instance(ctx context.Context, instanceID string) (*pro
 }
 
 // parameters returns the binding's parameters: the user's, then the
-// declared instance outputs, which win.
-func (b *TrackedBindings) parameters(planID string, outputs map[string]string, user Parameters) map[string]any {
+// declared instance outputs, which win; and the names taken from outputs,
+// which a repeated bind does not compare (an update of the instance may
+// have changed them).
+func (b *TrackedBindings) parameters(planID string, outputs map[string]string, user Parameters) (map[string]any, []string) {
 	params := make(map[string]any, len(user)+len(outputs))
 	maps.Copy(params, user)
-	if b.Declared == nil {
-		for k, v := range outputs {
-			params[k] = v
-		}
-		return params
-	}
-	for _, k := range b.Declared(planID) {
+	var derived []string
+	take := func(k string) {
 		if v, ok := outputs[k]; ok {
 			params[k] = v
+			derived = append(derived, k)
 		}
 	}
-	return params
+	if b.Declared == nil {
+		for k := range outputs {
+			take(k)
+		}
+		return params, derived
+	}
+	for _, k := range b.Declared(planID) {
+		take(k)
+	}
+	return params, derived
 }
 
 func (b *TrackedBindings) credentials(ctx context.Context, inst, rec *provisioner.Record) (Credentials, error) {

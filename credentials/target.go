@@ -3,6 +3,7 @@ package credentials
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -145,6 +146,12 @@ func (t Target) LogValue() slog.Value {
 	}
 	return slog.GroupValue(attrs...)
 }
+
+// Format prints String for every verb, so no verb (%d, %x, %+v) can print
+// the external ID. (A Target held in an unexported field of another
+// struct is printed field by field by fmt, bypassing this: log Targets
+// themselves, not structs that hold them.)
+func (t Target) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
 
 func (t Target) role() string {
 	if t.RoleARN != "" {

@@ -13,6 +13,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -184,6 +185,11 @@ type ProvisionRequest struct {
 	SpaceGUID        string
 	Parameters       map[string]any
 	Context          map[string]any
+	// Derived names the Parameters the caller filled in itself from other
+	// resources (a binding's instance outputs), not the user. They are
+	// stored and sent like the others but not compared when a repeated
+	// request is judged identical, since they may have changed since.
+	Derived []string
 }
 
 // UpdateRequest asks to change an instance.
@@ -1129,7 +1135,17 @@ func sameAttributes(rec *Record, req ProvisionRequest) bool {
 		return false
 	}
 	plain := map[string]any{}
+	stored := rec.Parameters
+	if len(req.Derived) > 0 {
+		stored = cloneMap(rec.Parameters)
+		for _, k := range req.Derived {
+			delete(stored, k)
+		}
+	}
 	for k, v := range req.Parameters {
+		if slices.Contains(req.Derived, k) {
+			continue
+		}
 		if sv, secret := rec.Secrets[k]; secret {
 			if !matchesSecret(sv, v) {
 				return false
@@ -1143,7 +1159,7 @@ func sameAttributes(rec *Record, req ProvisionRequest) bool {
 			return false
 		}
 	}
-	return jsonEqual(plain, rec.Parameters)
+	return jsonEqual(plain, stored)
 }
 
 // sameChange reports whether req repeats the stored change ch of rec's
