@@ -39,6 +39,14 @@
 // fields the service does not require, malformed endpoints or expiry
 // metadata are all answered with 500 and logged as the backend's fault.
 //
+// # Backends from this module
+//
+// [Tracked] is a ServiceBroker and InstanceGetter over a
+// provisioner.Tracker (CloudFormation stacks, operations that survive
+// restarts); [TrackedBindings] adds Binder and BindingGetter with one
+// stack per binding, run by a second Tracker. A broker embeds both in one
+// struct. brokertest.NewMemory is an in-memory backend for tests.
+//
 // # Errors
 //
 // Backends return errors; [Error] values (alone or wrapped with %w) choose
