@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/brokerkit/brokerkit/broker/brokertest"
+	"github.com/brokerkit/brokerkit/internal/secretyaml"
 )
 
 // table writes aligned columns.
@@ -185,48 +186,9 @@ func validSecretKey(k string) bool { return len(k) <= 253 && secretKey.MatchStri
 // stringData, keys as they are. Values that are not strings are written as
 // their JSON text, since a Secret holds strings only.
 func writeSecret(w io.Writer, name, namespace string, creds map[string]any) error {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: Secret\nmetadata:\n")
-	b.WriteString("  name: " + yamlScalar(name) + "\n")
-	if namespace != "" {
-		b.WriteString("  namespace: " + yamlScalar(namespace) + "\n")
+	data := make(map[string]string, len(creds))
+	for k, v := range creds {
+		data[k] = valueText(v)
 	}
-	b.WriteString("type: Opaque\n")
-	if len(creds) == 0 {
-		b.WriteString("stringData: {}\n")
-	} else {
-		b.WriteString("stringData:\n")
-		for _, k := range sortedKeys(creds) {
-			b.WriteString("  " + yamlScalar(k) + ": " + yamlQuoted(valueText(creds[k])) + "\n")
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// plainScalar is what YAML reads as a string without quotes, leaving out
-// the words YAML 1.1 reads as booleans or null.
-var plainScalar = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
-
-// yamlScalar writes s plain when YAML reads it back as the same string,
-// else quoted.
-func yamlScalar(s string) string {
-	switch strings.ToLower(s) {
-	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
-		return yamlQuoted(s)
-	}
-	if plainScalar.MatchString(s) {
-		return s
-	}
-	return yamlQuoted(s)
-}
-
-// yamlQuoted writes s as a double-quoted YAML scalar. JSON's string escapes
-// are a subset of YAML's double-quoted ones, so a JSON string is one.
-func yamlQuoted(s string) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return strings.TrimSuffix(buf.String(), "\n")
+	return secretyaml.Write(w, name, namespace, data)
 }
