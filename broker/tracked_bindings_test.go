@@ -128,15 +128,13 @@ func (s *startedStore) InFlight(ctx context.Context) ([]*provisioner.Record, err
 // bindFixture is a TrackedBindings over two running Trackers, each with
 // its own store.
 type bindFixture struct {
-	idx        *catalog.Index
-	instProv   *bindProv
-	bindProv   *bindProv
-	instances  *provisioner.Tracker
-	bindings   *provisioner.Tracker
-	b          *broker.TrackedBindings
-	backend    *trackedBackend
-	retention  time.Duration
-	pollPeriod time.Duration
+	idx       *catalog.Index
+	instProv  *bindProv
+	bindProv  *bindProv
+	instances *provisioner.Tracker
+	bindings  *provisioner.Tracker
+	b         *broker.TrackedBindings
+	backend   *trackedBackend
 }
 
 // trackedBackend is what a broker author assembles: instances and

@@ -1210,7 +1210,7 @@ func jsonEqual(a, b map[string]any) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	if unmarshalFloat(ab, &x) != nil || unmarshalFloat(bb, &y) != nil {
+	if json.Unmarshal(ab, &x) != nil || json.Unmarshal(bb, &y) != nil {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
@@ -1222,7 +1222,6 @@ func unmarshalNumber(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-func unmarshalFloat(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // refusal is a request the Tracker refuses from the record's state.
 type refusal struct {
