@@ -1222,7 +1222,6 @@ func unmarshalNumber(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-
 // refusal is a request the Tracker refuses from the record's state.
 type refusal struct {
 	msg           string
