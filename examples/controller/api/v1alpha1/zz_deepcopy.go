@@ -153,3 +153,33 @@ func (in *ServiceBindingList) DeepCopy() *ServiceBindingList {
 
 // DeepCopyObject implements runtime.Object.
 func (in *ServiceBindingList) DeepCopyObject() runtime.Object { return in.DeepCopy() }
+
+// DeepCopy returns a copy of in.
+func (in *ServiceInstanceSpec) DeepCopy() *ServiceInstanceSpec {
+	if in == nil {
+		return nil
+	}
+	out := new(ServiceInstanceSpec)
+	in.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopy returns a copy of in.
+func (in *ServiceInstanceStatus) DeepCopy() *ServiceInstanceStatus {
+	if in == nil {
+		return nil
+	}
+	out := new(ServiceInstanceStatus)
+	in.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopy returns a copy of in.
+func (in *ServiceBindingStatus) DeepCopy() *ServiceBindingStatus {
+	if in == nil {
+		return nil
+	}
+	out := new(ServiceBindingStatus)
+	in.DeepCopyInto(out)
+	return out
+}
