@@ -64,6 +64,8 @@ type controllerConfig struct {
 	CFN aws.Config
 	// IAM, when set, gives bindings access keys.
 	IAM *iam.Client
+	// Keys, when set, wraps the access keys (to watch them).
+	Keys func(reconciler.AccessKeys) reconciler.AccessKeys
 	// StateDir holds the bolt files; a restart reuses it.
 	StateDir    string
 	StackPrefix string
@@ -132,6 +134,9 @@ func startController(t *testing.T, cfg controllerConfig) *testController {
 	}
 	if cfg.IAM != nil {
 		opts.AccessKeys = &reconciler.IAMAccessKeys{IAM: cfg.IAM}
+		if cfg.Keys != nil {
+			opts.AccessKeys = cfg.Keys(opts.AccessKeys)
+		}
 	}
 	if err := reconciler.Setup(mgr, opts); err != nil {
 		t.Fatal(err)

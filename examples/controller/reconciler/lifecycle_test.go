@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +20,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/brokerkit/brokerkit/examples/controller/api/v1alpha1"
+	"github.com/brokerkit/brokerkit/examples/controller/reconciler"
 	"github.com/brokerkit/brokerkit/examples/controller/templates"
 )
 
@@ -44,7 +46,9 @@ func TestSQSLifecycle(t *testing.T) {
 	k := newClient(t)
 	ns := newNamespace(t, k)
 	users := iam.NewFromConfig(awsCfg)
-	startController(t, controllerConfig{Namespace: ns, CFN: awsCfg, IAM: users, StateDir: t.TempDir(), StackPrefix: "ctl"})
+	revoked := &revokeRecorder{users: users}
+	startController(t, controllerConfig{Namespace: ns, CFN: awsCfg, IAM: users, StateDir: t.TempDir(), StackPrefix: "ctl",
+		Keys: func(k reconciler.AccessKeys) reconciler.AccessKeys { revoked.AccessKeys = k; return revoked }})
 
 	si := &v1alpha1.ServiceInstance{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "opensource-blog-sqs-demo"},
@@ -131,6 +135,12 @@ func TestSQSLifecycle(t *testing.T) {
 	}
 	waitGone(t, k, sb, time.Minute)
 	waitGone(t, k, &secret, 10*time.Second)
+	// moto deletes a user together with its keys (AWS refuses to), so
+	// that the key is gone afterwards shows nothing: the recorder looked
+	// right after the revoke, before the stack's delete.
+	if after, ok := revoked.after(user); !ok || len(after) != 0 {
+		t.Errorf("revoked %v, keys right after the revoke %v; want a revoke leaving none", ok, after)
+	}
 	if _, err := users.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)}); !isNoSuchEntity(err) {
 		t.Errorf("ListAccessKeys %s after unbind: %v; want NoSuchEntity", user, err)
 	}
@@ -247,4 +257,42 @@ func checkUserPolicy(t *testing.T, users *iam.Client, user, queueARN string) {
 	if !actions.MatchString(doc) || !regexp.MustCompile(`"Resource":\s*"`+regexp.QuoteMeta(queueARN)+`"`).MatchString(doc) {
 		t.Errorf("policy of %s: %s; want the four queue actions on %s", user, doc, queueARN)
 	}
+}
+
+// revokeRecorder lists a user's keys in IAM right after each Revoke of all
+// its keys.
+type revokeRecorder struct {
+	reconciler.AccessKeys
+	users *iam.Client
+	mu    sync.Mutex
+	left  map[string][]string
+}
+
+func (r *revokeRecorder) Revoke(ctx context.Context, user string, key reconciler.AccessKey) error {
+	if err := r.AccessKeys.Revoke(ctx, user, key); err != nil || key.ID != "" {
+		return err
+	}
+	out, err := r.users.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	if err != nil {
+		return err
+	}
+	ids := []string{}
+	for _, m := range out.AccessKeyMetadata {
+		ids = append(ids, aws.ToString(m.AccessKeyId))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.left == nil {
+		r.left = map[string][]string{}
+	}
+	r.left[user] = ids
+	return nil
+}
+
+// after returns the keys user had right after its last revoke.
+func (r *revokeRecorder) after(user string) ([]string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids, ok := r.left[user]
+	return ids, ok
 }
