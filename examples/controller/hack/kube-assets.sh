@@ -33,6 +33,14 @@ if have; then echo "$dir"; exit 0; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 log() { echo "kube-assets: $*" >&2; }
+# run runs a command with its output in a log, shown only when it fails.
+run() {
+	if ! "$@" >>"$work/build.log" 2>&1; then
+		cat "$work/build.log" >&2
+		log "failed: $*"
+		exit 1
+	fi
+}
 
 if [ ! -x "$dir/etcd" ]; then
 	log "building etcd $ETCD_VERSION"
@@ -40,9 +48,9 @@ if [ ! -x "$dir/etcd" ]; then
 	mkdir "$work/etcd"
 	(
 		cd "$work/etcd"
-		$GO mod init brokerkit.local/etcd-build >&2 2>&1
-		$GO get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
-		$GO build -o "$dir/etcd.tmp" go.etcd.io/etcd/server/v3 >&2
+		run $GO mod init brokerkit.local/etcd-build
+		run $GO get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+		run $GO build -o "$dir/etcd.tmp" go.etcd.io/etcd/server/v3
 	)
 	mv "$dir/etcd.tmp" "$dir/etcd"
 	log "etcd built in $((SECONDS - start))s"
@@ -55,7 +63,7 @@ if [ ! -x "$dir/kube-apiserver" ]; then
 	mkdir "$work/kube"
 	(
 		cd "$work/kube"
-		$GO mod init brokerkit.local/kube-build >&2 2>&1
+		run $GO mod init brokerkit.local/kube-build
 		# k8s.io/kubernetes's own go.mod replaces its staging modules with
 		# local directories that are not in the module zip: map each one to
 		# its published version instead.
@@ -65,16 +73,16 @@ if [ ! -x "$dir/kube-apiserver" ]; then
 		[ -n "$mods" ] || { log "no staging replacements found in $gomod"; exit 1; }
 		n=0
 		for m in $mods; do
-			$GO mod edit -replace "$m=$m@$staging"
+			run $GO mod edit -replace "$m=$m@$staging"
 			n=$((n + 1))
 		done
 		log "replaced $n staging modules with $staging"
-		$GO get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" >&2
+		run $GO get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION"
 		minor=${KUBE_VERSION#v1.}
 		minor=${minor%%.*}
-		$GO build -o "$dir/kube-apiserver.tmp" \
+		run $GO build -o "$dir/kube-apiserver.tmp" \
 			-ldflags "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
-			k8s.io/kubernetes/cmd/kube-apiserver >&2
+			k8s.io/kubernetes/cmd/kube-apiserver
 	)
 	mv "$dir/kube-apiserver.tmp" "$dir/kube-apiserver"
 	log "kube-apiserver built in $((SECONDS - start))s"
