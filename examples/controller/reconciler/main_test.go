@@ -62,7 +62,11 @@ func run(m *testing.M) int {
 	defer stopMoto()
 	dir := assetsDir()
 	if dir == "" {
-		kubeSkip = "kube-apiserver and etcd not found: run examples/controller/hack/kube-assets.sh and set " + envAssets +
+		where := "not found"
+		if d := os.Getenv(envAssets); d != "" {
+			where = "not in " + envAssets + "=" + d
+		}
+		kubeSkip = "kube-apiserver and etcd " + where + ": run examples/controller/hack/kube-assets.sh and set " + envAssets +
 			" to the directory it prints (or run make test); set " + envRequireKube + "=1 to make this a failure"
 		if os.Getenv(envRequireKube) == "1" {
 			fmt.Fprintln(os.Stderr, "FAIL: "+kubeSkip)
