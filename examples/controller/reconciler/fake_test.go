@@ -197,7 +197,7 @@ func TestRestartMidProvision(t *testing.T) {
 	ctx := t.Context()
 	f, srv := provisionertest.NewServer(t, provisionertest.Options{
 		Script: func(provisionertest.Op) provisionertest.Script {
-			return provisionertest.Script{Delay: 3 * time.Second, Outputs: queueOutputs}
+			return provisionertest.Script{Delay: 5 * time.Second, Outputs: queueOutputs}
 		},
 	})
 	k := newClient(t)
@@ -215,6 +215,16 @@ func TestRestartMidProvision(t *testing.T) {
 		return len(stacks) == 1 && stacks[0].Status == "CREATE_IN_PROGRESS", ""
 	})
 	first.stop(t)
+	if stacks := f.Stacks(); stacks[0].Status != "CREATE_IN_PROGRESS" {
+		t.Fatalf("the stack is %s when the first manager has stopped: the restart happened too late to test anything", stacks[0].Status)
+	}
+	var mid v1alpha1.ServiceInstance
+	if err := k.Get(ctx, client.ObjectKeyFromObject(si), &mid); err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(mid.Status.Conditions, v1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionFalse {
+		t.Fatalf("Ready %+v before the restart", c)
+	}
 
 	startController(t, cfg)
 	waitCondition(t, k, si, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady, 30*time.Second)
