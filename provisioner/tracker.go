@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/credentials"
 )
 
 // Errors the Tracker answers requests with, besides a [TerminalError]
@@ -37,7 +38,10 @@ var (
 	// returns it wrapped together with ErrNotFound, since a fetch of an
 	// instance in provisioning is a 404, while a bind to it is a 422.
 	ErrProvisioning = errors.New("provisioner: instance is being provisioned")
-	errNotYet       = fmt.Errorf("%w: %w", ErrNotFound, ErrProvisioning)
+	// ErrNoSealer: the Provisioner reported secret outputs (or a record
+	// holds sealed ones) and the Tracker has no Sealer to keep them.
+	ErrNoSealer = errors.New("provisioner: secret outputs need a Sealer")
+	errNotYet   = fmt.Errorf("%w: %w", ErrNotFound, ErrProvisioning)
 )
 
 // Options configure a [Tracker].
@@ -185,6 +189,10 @@ type ProvisionRequest struct {
 	SpaceGUID        string
 	Parameters       map[string]any
 	Context          map[string]any
+	// Target is the account, role and region the instance's resources
+	// go to (see [Record.Target]); the zero Target is the broker's own.
+	// A repeated provision must name the same Target.
+	Target credentials.Target
 	// Derived names the Parameters the caller filled in itself from other
 	// resources (a binding's instance outputs), not the user. They are
 	// stored and sent like the others but not compared when a repeated
@@ -231,7 +239,7 @@ func (t *Tracker) Provision(ctx context.Context, req ProvisionRequest) (Result, 
 		op := t.newOperation(KindProvision, now)
 		next := &Record{InstanceID: req.InstanceID, ServiceID: req.ServiceID, PlanID: req.PlanID,
 			OrganizationGUID: req.OrganizationGUID, SpaceGUID: req.SpaceGUID, Context: cloneMap(req.Context),
-			Parameters: plain, Secrets: secrets, Operation: op}
+			Parameters: plain, Secrets: secrets, Target: req.Target, Operation: op}
 		if rec != nil {
 			next.Version = rec.Version // reuse the tombstone's ID
 		}
@@ -541,7 +549,7 @@ func instanceOf(rec *Record, secrets map[string]any) *Instance {
 	}
 	return &Instance{ID: rec.InstanceID, ServiceID: rec.ServiceID, PlanID: rec.PlanID,
 		OrganizationGUID: rec.OrganizationGUID, SpaceGUID: rec.SpaceGUID, Parameters: params,
-		Context: cloneMap(rec.Context), Resource: rec.Resource, Outputs: rec.Outputs}
+		Context: cloneMap(rec.Context), Resource: rec.Resource, Outputs: rec.Outputs, Target: rec.Target}
 }
 
 // start calls the backend for rec's recorded, not yet started operation.
@@ -611,7 +619,7 @@ func (t *Tracker) call(ctx context.Context, rec *Record) error {
 			}
 		}
 		if st.Done {
-			t.finish(r, Observation{State: Succeeded, Outputs: r.Outputs}, now)
+			t.finish(r, Observation{State: Succeeded, Outputs: r.Outputs}, nil, now)
 			return
 		}
 		o.NextPoll = now.Add(t.backoff(0))
@@ -715,8 +723,9 @@ func (t *Tracker) restore(ctx context.Context, failed, prev *Record) {
 	}
 }
 
-// finish ends r's operation with obs, applying what a success means.
-func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
+// finish ends r's operation with obs, applying what a success means;
+// sealed are obs.Secrets sealed (see sealOutputs).
+func (t *Tracker) finish(r *Record, obs Observation, sealed map[string][]byte, now time.Time) {
 	op := r.Operation
 	op.State, op.Status, op.FinishedAt, op.UpdatedAt, op.NextPoll = obs.State, obs.Status, now, now, time.Time{}
 	op.Description = obs.Description
@@ -738,10 +747,13 @@ func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
 	}
 	switch op.Kind {
 	case KindProvision:
-		r.Outputs = obs.Outputs
+		r.Outputs, r.SealedOutputs = obs.Outputs, sealed
 	case KindUpdate:
 		if obs.Outputs != nil {
 			r.Outputs = obs.Outputs
+		}
+		if sealed != nil {
+			r.SealedOutputs = sealed
 		}
 		if op.Template != "" {
 			r.Template = op.Template
@@ -765,8 +777,45 @@ func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
 		}
 	case KindDeprovision:
 		r.Deleted, r.ExpiresAt = true, now.Add(t.opts.TombstoneTTL)
-		r.Outputs, r.Secrets = nil, nil
+		r.Outputs, r.Secrets, r.SealedOutputs = nil, nil, nil
 	}
+}
+
+// sealOutputs seals each secret output with the Sealer.
+func (t *Tracker) sealOutputs(secrets map[string]string) (map[string][]byte, error) {
+	if t.opts.Sealer == nil {
+		return nil, ErrNoSealer
+	}
+	sealed := make(map[string][]byte, len(secrets))
+	for k, v := range secrets {
+		b, err := t.opts.Sealer.Seal([]byte(v))
+		if err != nil {
+			return nil, fmt.Errorf("provisioner: sealing secret output %q: %w", k, err)
+		}
+		sealed[k] = b
+	}
+	return sealed, nil
+}
+
+// SecretOutputs opens rec's sealed outputs (see [Observation.Secrets])
+// with the Tracker's Sealer: a new map, nil when there are none. Its
+// errors name the output, never a value.
+func (t *Tracker) SecretOutputs(rec *Record) (map[string]string, error) {
+	if len(rec.SealedOutputs) == 0 {
+		return nil, nil
+	}
+	if t.opts.Sealer == nil {
+		return nil, ErrNoSealer
+	}
+	out := make(map[string]string, len(rec.SealedOutputs))
+	for k, b := range rec.SealedOutputs {
+		v, err := t.opts.Sealer.Open(b)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner: opening secret output %q: %w", k, err)
+		}
+		out[k] = string(v)
+	}
+	return out, nil
 }
 
 // backoff is the jittered delay before poll number n (0 = the first).
@@ -958,8 +1007,15 @@ func (t *Tracker) apply(ctx context.Context, rec *Record, obs Observation, err e
 		t.enqueue(rec.InstanceID, op.ID, now.Add(t.backoff(polls)), polls)
 		return
 	}
+	var sealed map[string][]byte
+	if obs.State == Succeeded && len(obs.Secrets) > 0 {
+		if sealed, err = t.sealOutputs(obs.Secrets); err != nil {
+			t.log.Error("sealing the secret outputs of an operation failed", "instance_id", rec.InstanceID, "operation", op.ID, "error", err)
+			obs = Observation{State: Failed, Status: obs.Status, Description: "The broker could not store the secret outputs of the " + string(op.Kind) + "."}
+		}
+	}
 	err = t.mark(ctx, rec.InstanceID, op.ID, func(o *Operation, r *Record) {
-		t.finish(r, obs, now)
+		t.finish(r, obs, sealed, now)
 	})
 	if errors.Is(err, errReplaced) {
 		return // a deprovision took over; it is scheduled on its own
@@ -992,7 +1048,7 @@ func (t *Tracker) retryStart(ctx context.Context, rec *Record) {
 		// last_operation says why.
 		now := t.opts.Clock.Now()
 		_ = t.mark(ctx, rec.InstanceID, op.ID, func(o *Operation, r *Record) {
-			t.finish(r, Observation{State: Failed, Description: describe(err)}, now)
+			t.finish(r, Observation{State: Failed, Description: describe(err)}, nil, now)
 		})
 	}
 }
@@ -1130,7 +1186,7 @@ func (t *Tracker) InFlight() int {
 // same: service, plan, organization, space and parameters (secret ones by
 // digest); the context is ignored.
 func sameAttributes(rec *Record, req ProvisionRequest) bool {
-	if rec.ServiceID != req.ServiceID || rec.PlanID != req.PlanID ||
+	if rec.ServiceID != req.ServiceID || rec.PlanID != req.PlanID || rec.Target != req.Target ||
 		rec.OrganizationGUID != req.OrganizationGUID || rec.SpaceGUID != req.SpaceGUID {
 		return false
 	}
