@@ -20,7 +20,7 @@ var ctx = context.Background()
 
 func TestNewValidates(t *testing.T) {
 	_, err := New(Options{StackPrefix: "9bad"})
-	for _, want := range []string{"Client is required", "Catalog is required", "Templates is required", "StackPrefix"} {
+	for _, want := range []string{"Client or Options.Clients is required", "Catalog is required", "Templates is required", "StackPrefix"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(bad options) = %v, want an error containing %q", err, want)
 		}
