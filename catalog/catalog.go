@@ -94,6 +94,9 @@ const (
 //     the Go text/template Template over the other keys, e.g.
 //     "amqps://{{.username}}:{{.password}}@{{.host}}:{{.port}}";
 //   - "remove": Key is dropped.
+//
+// [Catalog.Validate] checks that each operation has the fields it needs
+// and no others.
 type KeyTransform struct {
 	Op       string `json:"op" yaml:"Op"`
 	Key      string `json:"key" yaml:"Key"`
@@ -101,6 +104,13 @@ type KeyTransform struct {
 	Value    string `json:"value,omitempty" yaml:"Value"`
 	Template string `json:"template,omitempty" yaml:"Template"`
 }
+
+// The operations of a [KeyTransform].
+const (
+	OpRename = "rename"
+	OpAdd    = "add"
+	OpRemove = "remove"
+)
 
 // Duration is a time.Duration written as Go writes durations ("720h")
 // in JSON and YAML.
