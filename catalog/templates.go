@@ -214,6 +214,27 @@ const maxTemplateBody = 51200
 //     pricing link, to "costUrl" when it is an http(s) URL and to "cost"
 //     otherwise. Plans are not free (AWS resources cost money).
 //
+// Each service also gets a [Service].Credentials, never nil, saying how
+// its bindings' credentials are built from the stack outputs. The
+// specification's Credentials key, which is brokerkit's own, sets it:
+//
+//	Credentials:
+//	  Mapping: servicebinding  # as-is, screaming-snake or servicebinding
+//	  Type: sqs                # the servicebinding.io type and provider
+//	  Provider: aws
+//	  Lifetime: 720h           # a Go duration: bindings expire after it
+//	  Transforms:              # applied in order, after the mapping
+//	    - {Op: rename, Key: queue-url, To: uri}
+//	    - {Op: add, Key: region, Value: us-east-1}
+//	    - {Op: add, Key: endpoint, Template: "{{.uri}}?region={{.region}}"}
+//	    - {Op: remove, Key: queue-arn}
+//
+// Every key is optional, unknown keys are errors, and the rules are those
+// of [Catalog.Validate]. Without a Mapping, as without the whole key, the
+// service keeps the AWS Service Broker's naming: as-is when OutputsAsIs is
+// true, else screaming-snake (QueueURL becomes QUEUE_URL). OutputsAsIs
+// true with another Mapping is an error.
+//
 // Each plan has a service_instance.create schema (JSON Schema draft-07)
 // with a property per template parameter the plan does not fix
 // (ParameterValues), and no other properties allowed:

@@ -102,6 +102,7 @@ func (l *fileLoader) load(data []byte, isJSON, bindable bool) *parsedFile {
 	if n := spec.get("OutputsAsIs"); n != nil {
 		outputsAsIs = l.boolean(n, specPath+".OutputsAsIs")
 	}
+	svc.Credentials = l.credentials(spec, outputsAsIs)
 	if len(l.errs) > 0 {
 		return nil
 	}
@@ -350,6 +351,8 @@ type parsedPlan struct {
 var (
 	specKeys = []string{"Name", "DisplayName", "LongDescription", "ImageUrl", "DocumentationUrl",
 		"ProviderDisplayName", "SupportUrl", "Tags", "ServicePlans", "UpdatableParameters", "OutputsAsIs",
+		// brokerkit's own.
+		"Credentials",
 		// The AWS Service Broker's, ignored: Version is the
 		// specification's own version; Bindings drove its packaging tool,
 		// which wrote the resulting IAM resources into the template.
