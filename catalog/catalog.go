@@ -93,6 +93,8 @@ const (
 //   - "add": Key is added (or replaced) with Value, or with the output of
 //     the Go text/template Template over the other keys, e.g.
 //     "amqps://{{.username}}:{{.password}}@{{.host}}:{{.port}}";
+//     keys that are not Go identifiers, such as the servicebinding
+//     mapping's queue-url, are reached with index: {{index . "queue-url"}};
 //   - "remove": Key is dropped.
 //
 // [Catalog.Validate] checks that each operation has the fields it needs
