@@ -186,7 +186,9 @@ func TestKeyLifecycle(t *testing.T) {
 }
 
 func TestKeyErrors(t *testing.T) {
-	apiErr := func(code string) error { return &smithy.GenericAPIError{Code: code, Message: "User: arn:aws:sts::1:assumed-role/broker/x is not authorized to perform: iam:CreateAccessKey"} }
+	apiErr := func(code string) error {
+		return &smithy.GenericAPIError{Code: code, Message: "User: arn:aws:sts::1:assumed-role/broker/x is not authorized to perform: iam:CreateAccessKey"}
+	}
 	for _, tc := range []struct {
 		name      string
 		user      string
