@@ -18,6 +18,11 @@ const (
 // left for the provisioner (a new map without those two; params is not
 // changed).
 //
+// Without those parameters the instance stays where the broker's default
+// is: base if it names an account (AccountID or RoleARN), else the zero
+// Target, the broker's own identity (base's other fields are defaults
+// for a named account only).
+//
 // base carries what the user does not choose: the region, the external
 // ID the target roles' trust policies require, the session name, and the
 // default role name. A target_account_id without target_role_name uses
@@ -31,6 +36,9 @@ func FromParameters(base Target, params map[string]any) (Target, map[string]any,
 	_, hasAccount := params[ParamAccountID]
 	_, hasRole := params[ParamRoleName]
 	if !hasAccount && !hasRole {
+		if base.AccountID == "" && base.RoleARN == "" {
+			return Target{}, params, nil
+		}
 		return base, params, nil
 	}
 	rest := maps.Clone(params)

@@ -19,7 +19,7 @@ func TestFromParameters(t *testing.T) {
 		wantRest map[string]any
 		wantErr  string // the parameter the error names
 	}{
-		{reason: "no target parameters: base unchanged", params: map[string]any{"Size": 1},
+		{reason: "no target parameters: base, which names an account", params: map[string]any{"Size": 1},
 			want: base, wantRest: map[string]any{"Size": 1}},
 		{reason: "account only: base role name", params: map[string]any{"target_account_id": "111111111111", "Size": 1},
 			want:     credentials.Target{AccountID: "111111111111", RoleName: "brokerkit-target", ExternalID: "ext-secret-1", Region: "eu-west-1"},
@@ -58,6 +58,10 @@ func TestFromParameters(t *testing.T) {
 				t.Errorf("params changed (-before +after):\n%s", diff)
 			}
 		})
+	}
+	// A base without an account is only defaults: no parameters, the broker's own identity.
+	if got, _, err := credentials.FromParameters(credentials.Target{RoleName: "r", Region: "eu-west-1"}, map[string]any{}); err != nil || got != (credentials.Target{}) {
+		t.Errorf("no parameters, base without an account: %v, %v; want the zero Target", got, err)
 	}
 	// The zero base has no role name: an account alone is an error.
 	if _, _, err := credentials.FromParameters(credentials.Target{}, map[string]any{"target_account_id": "111111111111"}); err == nil {

@@ -797,6 +797,9 @@ func (t *Tracker) sealOutputs(secrets map[string]string) (map[string][]byte, err
 	return sealed, nil
 }
 
+// Catalog returns the catalog the Tracker was configured with.
+func (t *Tracker) Catalog() *catalog.Index { return t.opts.Catalog }
+
 // SecretOutputs opens rec's sealed outputs (see [Observation.Secrets])
 // with the Tracker's Sealer: a new map, nil when there are none. Its
 // errors name the output, never a value.
