@@ -83,6 +83,13 @@ type Options struct {
 	// takes the operations due within half a PollInterval, so that
 	// jittered schedules still share one listing.
 	BatchSize int
+	// Owner names this Tracker in the leases of a Store that is a
+	// [Leaser] (default: random). Replicas must have distinct owners.
+	Owner string
+	// LeaseDuration is how long a lease lasts unless renewed, and so how
+	// long the operations of a replica that died wait for another one
+	// (default 2×MaxPollInterval). Ignored without a [Leaser].
+	LeaseDuration time.Duration
 }
 
 // Tracker runs instance operations: it writes each accepted operation to
@@ -121,6 +128,7 @@ type Tracker struct {
 	queued   map[string]*entry // operation ID → its entry in schedule
 	secrets  map[string]map[string]any
 	wake     chan struct{}
+	leases   *leases
 }
 
 // New returns a Tracker. It copies opts, then applies optFns.
@@ -151,12 +159,17 @@ func New(opts Options, optFns ...func(*Options)) (*Tracker, error) {
 	if opts.Clock == nil {
 		opts.Clock = systemClock{}
 	}
+	def(&opts.LeaseDuration, 2*opts.MaxPollInterval)
+	if opts.Owner == "" {
+		opts.Owner = randomOwner()
+	}
 	t := &Tracker{opts: opts, log: opts.Logger, queued: map[string]*entry{},
 		secrets: map[string]map[string]any{}, wake: make(chan struct{}, 1)}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	t.obs, _ = opts.Provisioner.(BatchObserver)
+	t.leases = newLeases(opts.Store, opts.Owner, opts.LeaseDuration)
 	return t, nil
 }
 
@@ -450,7 +463,7 @@ func (t *Tracker) LastOperation(ctx context.Context, instanceID, opID string) (S
 	if op.State == InProgress {
 		st.RetryAfter = time.Second
 		t.mu.Lock()
-		if e := t.queued[op.ID]; e != nil && e.due.After(now) {
+		if e := t.queued[op.ID]; e != nil && e.due.After(now) && !t.leasedElsewhere(op.ID, now) {
 			st.RetryAfter = e.due.Sub(now)
 		}
 		t.mu.Unlock()
@@ -557,6 +570,7 @@ func instanceOf(rec *Record, secrets map[string]any) *Instance {
 // terminal one is returned (the caller undoes the record).
 func (t *Tracker) start(ctx context.Context, rec *Record) (Result, error) {
 	op := rec.Operation
+	t.claimNew(ctx, rec)
 	err := t.call(ctx, rec)
 	if err == nil {
 		return Result{Outcome: Started, Operation: op}, nil
@@ -848,6 +862,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 	t.purge(ctx)
 	purgeTick := time.NewTicker(time.Hour)
 	defer purgeTick.Stop()
+	rescanTick, stopRescan := t.rescanEvery()
+	defer stopRescan()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -864,6 +880,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-purgeTick.C:
 			t.purge(ctx)
+		case <-rescanTick:
+			t.rescan(ctx)
 		}
 	}
 }
@@ -944,6 +962,9 @@ func (t *Tracker) round(ctx context.Context, due []*entry) {
 			continue
 		}
 		if rec == nil || rec.Operation.ID != e.opID || rec.Operation.State != InProgress {
+			continue
+		}
+		if !t.claim(ctx, rec, e.polls) {
 			continue
 		}
 		op := rec.Operation
@@ -1028,6 +1049,7 @@ func (t *Tracker) apply(ctx context.Context, rec *Record, obs Observation, err e
 		t.enqueue(rec.InstanceID, op.ID, now.Add(t.backoff(polls)), polls)
 		return
 	}
+	t.release(ctx, rec.InstanceID, op.ID)
 	t.log.Info("operation finished", "instance_id", rec.InstanceID, "operation", op.ID, "kind", op.Kind, "state", obs.State, "status", obs.Status)
 }
 
