@@ -33,6 +33,12 @@ type TemplateOptions struct {
 	// Bindable is every service's bindable; default true (the AWS Service
 	// Broker's templates create credentials for bindings).
 	Bindable *bool
+	// Mapping is the credentials Mapping of services whose specification
+	// names none and does not set OutputsAsIs. "" is MappingAsIs: the
+	// template's output names (QueueURL), which the walkthrough's pod
+	// reads. MappingScreamingSnake gives the AWS Service Broker's
+	// QUEUE_URL, for applications written against it.
+	Mapping string
 }
 
 // TemplateSet is what [LoadTemplates] read: the catalog the templates
@@ -231,9 +237,9 @@ const maxTemplateBody = 51200
 //
 // Every key is optional, unknown keys are errors, and the rules are those
 // of [Catalog.Validate]. Without a Mapping, as without the whole key, the
-// service keeps the AWS Service Broker's naming: as-is when OutputsAsIs is
-// true, else screaming-snake (QueueURL becomes QUEUE_URL). OutputsAsIs
-// true with another Mapping is an error.
+// service gets TemplateOptions.Mapping (as-is unless set), or as-is when
+// the specification's OutputsAsIs is true. OutputsAsIs true with another
+// Mapping is an error.
 //
 // Each plan has a service_instance.create schema (JSON Schema draft-07)
 // with a property per template parameter the plan does not fix
@@ -309,7 +315,7 @@ func LoadTemplates(fsys fs.FS, opts TemplateOptions) (*TemplateSet, error) {
 			errs = append(errs, &TemplateError{File: name, Message: "reading the file: " + err.Error()})
 			continue
 		}
-		p := &fileLoader{file: name, broken: map[string]bool{}}
+		p := &fileLoader{file: name, defaultMapping: opts.Mapping, broken: map[string]bool{}}
 		pf := p.load(data, ext == ".json", bindable)
 		errs = append(errs, p.errs...)
 		warnings = append(warnings, p.warnings...)

@@ -13,9 +13,9 @@ var (
 )
 
 // credentials reads the specification's Credentials, brokerkit's own key,
-// and defaults its Mapping to the AWS Service Broker's naming: as-is when
-// the specification's OutputsAsIs is true, else screaming-snake. It
-// always returns a spec; its problems are reported, each once.
+// and defaults its Mapping: as-is when the specification's OutputsAsIs is
+// true, else TemplateOptions.Mapping (as-is when empty). It always
+// returns a spec; its problems are reported, each once.
 func (l *fileLoader) credentials(spec *tnode, outputsAsIs bool) *CredentialsSpec {
 	field := specPath + ".Credentials"
 	c := &CredentialsSpec{}
@@ -74,8 +74,8 @@ func (l *fileLoader) credentials(spec *tnode, outputsAsIs bool) *CredentialsSpec
 	}
 	switch c.Mapping {
 	case "":
-		c.Mapping = MappingScreamingSnake
-		if outputsAsIs {
+		c.Mapping = l.defaultMapping
+		if outputsAsIs || c.Mapping == "" {
 			c.Mapping = MappingAsIs
 		}
 	case MappingScreamingSnake, MappingServiceBinding:

@@ -19,9 +19,11 @@ const interfacePath = "Metadata.AWS::CloudFormation::Interface"
 
 // fileLoader reads one template file, collecting its problems.
 type fileLoader struct {
-	file     string
-	errs     []*TemplateError
-	warnings []string
+	file string
+	// defaultMapping is TemplateOptions.Mapping.
+	defaultMapping string
+	errs           []*TemplateError
+	warnings       []string
 	// broken are parameters whose declaration has errors: other fields
 	// that name them are not reported again.
 	broken map[string]bool

@@ -787,22 +787,25 @@ func TestLoadTemplatesCredentials(t *testing.T) {
 		},
 	}
 	for _, tt := range []struct {
-		reason string
-		file   string
-		body   string
-		want   *catalog.CredentialsSpec
+		reason  string
+		file    string
+		body    string
+		want    *catalog.CredentialsSpec
+		mapping string // TemplateOptions.Mapping
 	}{
-		{"without Credentials, the AWS Service Broker's default naming", "t.yaml", withSpec("", "", ""),
-			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake}},
-		{"without Credentials, OutputsAsIs keeps the names", "t.yaml", withSpec("", "OutputsAsIs: true\n", ""),
-			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}},
+		{"without Credentials, the output names as they are", "t.yaml", withSpec("", "", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}, ""},
+		{"without Credentials, the broker's default mapping", "t.yaml", withSpec("", "", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake}, catalog.MappingScreamingSnake},
+		{"without Credentials, OutputsAsIs keeps the names whatever the default", "t.yaml", withSpec("", "OutputsAsIs: true\n", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}, catalog.MappingScreamingSnake},
 		{"an empty Credentials is an absent one", "t.yaml", withSpec("", "Credentials:\n", ""),
-			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake}},
+			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake}, catalog.MappingScreamingSnake},
 		{"a Lifetime alone does not change the naming", "t.yaml", withSpec("", "Credentials:\n  Lifetime: 1h30m\n", ""),
-			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake, Lifetime: catalog.Duration(90 * time.Minute)}},
+			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake, Lifetime: catalog.Duration(90 * time.Minute)}, catalog.MappingScreamingSnake},
 		{"OutputsAsIs with the same Mapping is no contradiction", "t.yaml", withSpec("", "OutputsAsIs: true\nCredentials:\n  Mapping: as-is\n", ""),
-			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}},
-		{"every key", "t.yaml", withSpec("", full, ""), fullSpec},
+			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}, ""},
+		{"every key", "t.yaml", withSpec("", full, ""), fullSpec, catalog.MappingScreamingSnake},
 		{"every key, in JSON", "t.json", `{
   "Description": "A test service",
   "Metadata": {"AWS::ServiceBroker::Specification": {
@@ -819,9 +822,9 @@ func TestLoadTemplatesCredentials(t *testing.T) {
     }
   }},
   "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}
-}`, fullSpec},
+}`, fullSpec, ""},
 	} {
-		set, err := catalog.LoadTemplates(mapFS(tt.file, tt.body), catalog.TemplateOptions{})
+		set, err := catalog.LoadTemplates(mapFS(tt.file, tt.body), catalog.TemplateOptions{Mapping: tt.mapping})
 		if err != nil {
 			t.Errorf("%s: %v", tt.reason, err)
 			continue
