@@ -80,7 +80,7 @@ const (
 // templatesFS holds the example's own templates, the default of
 // -templates.
 //
-//go:embed templates/*.yaml
+//go:embed templates/*.yaml templates/bindings/*.yaml
 var templatesFS embed.FS
 
 func main() {
