@@ -4,9 +4,9 @@ MODULES   := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} 
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: test vet race fmt bench fuzz demo
+.PHONY: test vet race fmt bench fuzz demo canary
 
-test: fmt vet race
+test: fmt vet race canary
 
 fmt:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -16,6 +16,13 @@ vet:
 
 race:
 	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# Every package's tests again with a known secret planted in parameters,
+# outputs and credentials, and every log record written to the test
+# output: fails if the secret appears in any output line (see
+# internal/canary).
+canary:
+	BROKERKIT_CANARY_RUN=1 $(GO) test -count=1 -v -run '^TestNoCanaryLeaks$$' ./internal/canary/
 
 # Benchmarks of the HTTP paths, with allocations (compare runs with benchstat),
 # then the Tracker with 1,000 and 10,000 operations in flight (one run each).

@@ -14,6 +14,7 @@ import (
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/internal/osbspec"
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/store"
@@ -175,7 +176,7 @@ func newBindFixtureWith(t *testing.T, idx *catalog.Index, edit func(*broker.Trac
 	newTracker := func(p provisioner.Provisioner) *provisioner.Tracker {
 		st := &startedStore{Store: store.NewMemory(), listed: make(chan struct{})}
 		opts := append([]func(*provisioner.Options){func(o *provisioner.Options) {
-			o.Store, o.Provisioner, o.Catalog = st, p, f.idx
+			o.Store, o.Provisioner, o.Catalog, o.Logger = st, p, f.idx, canary.Logger(t)
 			o.PollInterval, o.MaxPollInterval = 5*time.Millisecond, 20*time.Millisecond
 		}}, trackerOpts...)
 		tr, err := provisioner.New(provisioner.Options{}, opts...)

@@ -12,16 +12,19 @@ import (
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/catalog"
 	"github.com/brokerkit/brokerkit/credentials"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
-const bindingSecret = "binding-secret-value-7c1d"
+// bindingSecret is a binding's secret output: the canary.
+const bindingSecret = canary.Secret
 
 // TestTrackedBindingsCredentialsSpec builds credentials as the service's
 // CredentialsSpec says, with the binding's secret outputs (sealed by the
 // Tracker) and an expires_at from the Lifetime.
 func TestTrackedBindingsCredentialsSpec(t *testing.T) {
 	t.Parallel()
+	canary.Plant(t)
 	cat := bindCatalogValue()
 	cat.Services[0].Credentials = &catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake, Lifetime: catalog.Duration(time.Hour),
 		Transforms: []catalog.KeyTransform{{Op: "remove", Key: "SHARED"}, {Op: "add", Key: "QUEUE_REGION", Value: "eu-west-1"}}}

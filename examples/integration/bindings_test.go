@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +27,7 @@ import (
 	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/catalog"
 	"github.com/brokerkit/brokerkit/credentials"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/internal/mototest"
 	"github.com/brokerkit/brokerkit/internal/osbspec"
 	"github.com/brokerkit/brokerkit/provisioner"
@@ -55,7 +55,11 @@ func bindCatalog() catalog.Catalog {
 	return catalog.Catalog{Services: []catalog.Service{{
 		ID: bindServiceID, Name: "sqsbind", Description: "Amazon SQS queues with an IAM user per binding",
 		Bindable: true, InstancesRetrievable: true, BindingsRetrievable: true,
-		Plans:       []catalog.Plan{{ID: bindPlanID, Name: "standard", Description: "An SQS standard queue", BindingRotatable: true}},
+		Plans: []catalog.Plan{{ID: bindPlanID, Name: "standard", Description: "An SQS standard queue", BindingRotatable: true,
+			// Token is a secret parameter: the canary travels through it.
+			Schemas: &catalog.Schemas{ServiceInstance: &catalog.ServiceInstanceSchemas{Create: &catalog.InputParameters{Parameters: catalog.Schema{
+				"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+				"properties": map[string]any{"Token": map[string]any{"type": "string", "writeOnly": true}}}}}}}},
 		Credentials: &catalog.CredentialsSpec{Type: "sqs", Provider: "aws", Lifetime: catalog.Duration(bindLifetime)},
 	}}}
 }
@@ -129,7 +133,7 @@ const targetRole = "brokerkit-target"
 // another account through target_account_id; their bindings follow.
 func startBindBroker(t *testing.T, awsCfg aws.Config, prefix string) *bindBroker {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger(t)
 	spec, err := osbspec.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -150,8 +154,12 @@ func startBindBroker(t *testing.T, awsCfg aws.Config, prefix string) *bindBroker
 	if err != nil {
 		t.Fatal(err)
 	}
-	queueTemplates := cloudformation.StaticTemplates{bindPlanID: {ID: "sqs-standard-v1", Body: fmt.Sprintf(queueTemplate, ""),
-		Parameters: map[string]cloudformation.ParameterSpec{"VisibilityTimeout": {Type: "Number"}, "MessageRetentionPeriod": {Type: "Number"}}}}
+	// The queue template with a secret parameter, Token, that nothing uses.
+	queueBody := strings.Replace(fmt.Sprintf(queueTemplate, ""), `"Parameters": {`, `"Parameters": {
+    "Token": {"Type": "String", "NoEcho": true, "Default": ""},`, 1)
+	queueTemplates := cloudformation.StaticTemplates{bindPlanID: {ID: "sqs-standard-v1", Body: queueBody,
+		Parameters: map[string]cloudformation.ParameterSpec{"VisibilityTimeout": {Type: "Number"}, "MessageRetentionPeriod": {Type: "Number"},
+			"Token": {Type: "String", NoEcho: true}}}}
 	bindingTemplates := cloudformation.StaticTemplates{bindPlanID: {ID: "sqs-user-v1", Body: bindingTemplate,
 		Parameters: map[string]cloudformation.ParameterSpec{"QueueARN": {Type: "String"}}, Capabilities: []string{"CAPABILITY_IAM"}}}
 
@@ -277,7 +285,7 @@ func runBindings(t *testing.T, b *bindBroker, awsCfg aws.Config, prefix string, 
 	users := iam.NewFromConfig(awsCfg)
 
 	id := brokertest.NewUUID()
-	params := broker.Parameters{"VisibilityTimeout": 30, "MessageRetentionPeriod": 345600}
+	params := broker.Parameters{"VisibilityTimeout": 30, "MessageRetentionPeriod": 345600, "Token": canary.Plant(t)}
 	maps.Copy(params, extra)
 	prov, err := c.Provision(ctx, brokertest.ProvisionRequest{InstanceID: id, ServiceID: bindServiceID, PlanID: bindPlanID,
 		OrganizationGUID: orgGUID, SpaceGUID: spaceGUID, AcceptsIncomplete: true, Parameters: params})

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/brokerkit/brokerkit/credentials"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/accesskeys"
 )
@@ -55,7 +56,7 @@ func (f *fakeIAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInpu
 	id := fmt.Sprintf("AKIA%04d", f.n)
 	f.users[user] = append(keys, id)
 	return &iam.CreateAccessKeyOutput{AccessKey: &iamtypes.AccessKey{UserName: in.UserName, AccessKeyId: aws.String(id),
-		SecretAccessKey: aws.String("secret-of-" + id), Status: iamtypes.StatusTypeActive}}, nil
+		SecretAccessKey: aws.String(canary.Secret + "-" + id), Status: iamtypes.StatusTypeActive}}, nil
 }
 
 func (f *fakeIAM) DeleteAccessKey(_ context.Context, in *iam.DeleteAccessKeyInput, _ ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
@@ -138,8 +139,9 @@ func observe(t *testing.T, k *accesskeys.Keys, kind provisioner.Kind, inst *prov
 
 func TestKeyLifecycle(t *testing.T) {
 	f := &fakeIAM{users: map[string][]string{"u1": nil}}
+	canary.Plant(t)
 	st := &stack{user: "u1"}
-	k, err := accesskeys.New(st, accesskeys.Options{Client: f})
+	k, err := accesskeys.New(st, accesskeys.Options{Client: f, Logger: canary.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestKeyLifecycle(t *testing.T) {
 	f.users["u1"] = []string{"AKIAORPHAN"}
 	obs := observe(t, k, provisioner.KindProvision, inst)
 	id := obs.Outputs["AccessKeyId"]
-	if obs.State != provisioner.Succeeded || id == "" || obs.Secrets["SecretAccessKey"] != "secret-of-"+id {
+	if obs.State != provisioner.Succeeded || id == "" || obs.Secrets["SecretAccessKey"] != canary.Secret+"-"+id {
 		t.Fatalf("provision observation %+v: want the key ID in Outputs and its secret in Secrets", obs)
 	}
 	if _, leaked := obs.Outputs["SecretAccessKey"]; leaked {
@@ -213,7 +215,7 @@ func TestKeyErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeIAM{users: map[string][]string{"u1": nil}, fail: tc.fail}
-			k, err := accesskeys.New(&stack{user: tc.user}, accesskeys.Options{Client: f})
+			k, err := accesskeys.New(&stack{user: tc.user}, accesskeys.Options{Client: f, Logger: canary.Logger(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
