@@ -21,8 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"golang.org/x/time/rate"
 
+	"github.com/brokerkit/brokerkit/binding"
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/catalog"
@@ -42,6 +44,10 @@ const (
 	bindServiceID = "7d2e4b6a-1c3f-4e5a-8b7c-9d0e1f2a3b01"
 	bindPlanID    = "7d2e4b6a-1c3f-4e5a-8b7c-9d0e1f2a3b11"
 )
+
+// ssmValue is the value of the instance's SSM parameter, which its
+// bindings' credentials hold in place of the output's reference.
+const ssmValue = "resolved-from-ssm-parameter"
 
 // bindLifetime is how long a binding's credentials are valid.
 const bindLifetime = 30 * 24 * time.Hour
@@ -154,9 +160,17 @@ func startBindBroker(t *testing.T, awsCfg aws.Config, prefix string) *bindBroker
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The queue template with a secret parameter, Token, that nothing uses.
+	// The queue template with a secret parameter, Token, that nothing
+	// uses, and an SSM parameter whose name an output gives as an
+	// "ssm:NAME" reference, resolved at bind time.
 	queueBody := strings.Replace(fmt.Sprintf(queueTemplate, ""), `"Parameters": {`, `"Parameters": {
     "Token": {"Type": "String", "NoEcho": true, "Default": ""},`, 1)
+	queueBody = strings.Replace(queueBody, `"Resources": {`, `"Resources": {
+    "ConnectionSecret": {"Type": "AWS::SSM::Parameter", "Properties": {
+      "Name": {"Fn::Sub": "/brokerkit/${AWS::StackName}/connection"}, "Type": "String", "Value": "`+ssmValue+`"}},`, 1)
+	queueBody = strings.Replace(queueBody, `"Outputs": {`, `"Outputs": {
+    "ConnectionSecret": {"Value": {"Fn::Sub": "ssm:${ConnectionSecret}"}},`, 1)
+	ssmClients := credentials.NewClients(src, func(cfg aws.Config) binding.SSMAPI { return ssm.NewFromConfig(cfg) })
 	queueTemplates := cloudformation.StaticTemplates{bindPlanID: {ID: "sqs-standard-v1", Body: queueBody,
 		Parameters: map[string]cloudformation.ParameterSpec{"VisibilityTimeout": {Type: "Number"}, "MessageRetentionPeriod": {Type: "Number"},
 			"Token": {Type: "String", NoEcho: true}}}}
@@ -205,7 +219,15 @@ func startBindBroker(t *testing.T, awsCfg aws.Config, prefix string) *bindBroker
 		Declared: func(planID string) []string {
 			return slices.Sorted(maps.Keys(bindingTemplates[planID].Parameters))
 		},
-		// Credentials: the default, as the service's CredentialsSpec says.
+		// Credentials: the default, as the service's CredentialsSpec says,
+		// with "ssm:" references resolved in the instance's account.
+		Resolver: func(ctx context.Context, target credentials.Target) (*binding.Resolver, error) {
+			c, err := ssmClients.For(ctx, target)
+			if err != nil {
+				return nil, err
+			}
+			return &binding.Resolver{SSM: c}, nil
+		},
 	}}
 	h, err := broker.New(idx, backend, broker.Options{
 		Authenticator: broker.BasicAuth(broker.Credential{Username: brokerUser, Password: brokerPassword}),
@@ -296,6 +318,9 @@ func runBindings(t *testing.T, b *bindBroker, awsCfg aws.Config, prefix string, 
 		t.Fatal(err)
 	}
 	queueARN, queueURL := inst.Outputs["QueueARN"], inst.Outputs["QueueURL"]
+	if ref := inst.Outputs["ConnectionSecret"]; !strings.HasPrefix(ref, "ssm:/brokerkit/") {
+		t.Fatalf("the instance's ConnectionSecret output is %q, want an ssm: reference", ref)
+	}
 	if _, err := cfn.NewFromConfig(awsCfg).DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(inst.Resource)}); err != nil {
 		t.Fatalf("the instance's stack is not in the expected account: %v", err)
 	}
@@ -333,6 +358,9 @@ func runBindings(t *testing.T, b *bindBroker, awsCfg aws.Config, prefix string, 
 		}
 		if creds["QueueARN"] != queueARN {
 			t.Errorf("binding %s: QueueARN %v, want the instance's %s", req.BindingID, creds["QueueARN"], queueARN)
+		}
+		if creds["ConnectionSecret"] != ssmValue {
+			t.Errorf("binding %s: ConnectionSecret %q, want the SSM parameter's value (the output is a reference to it)", req.BindingID, creds["ConnectionSecret"])
 		}
 		// The catalog's 30-day lifetime is the binding's expires_at.
 		if got.Metadata == nil || got.Metadata.ExpiresAt == "" {
