@@ -4,15 +4,17 @@ MODULES   := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} 
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: test vet race fmt bench fuzz demo kube-assets
+.PHONY: test vet race fmt bench fuzz demo canary kube-assets
 
 # kube-apiserver and etcd for the envtest tests of examples/controller: built
 # from the Go module proxy on first use (about 6 minutes on 2 cores) into a
 # cache directory keyed by version, which the script prints; later runs reuse
 # it. A KUBEBUILDER_ASSETS already set in the environment is used as it is.
 KUBE_ASSETS_SCRIPT := examples/controller/hack/kube-assets.sh
+# WITH_KUBE_ASSETS starts a recipe line that needs them exported.
+WITH_KUBE_ASSETS := if [ -z "$$KUBEBUILDER_ASSETS" ]; then KUBEBUILDER_ASSETS=$$(GO=$(GO) ./$(KUBE_ASSETS_SCRIPT)) || exit 1; export KUBEBUILDER_ASSETS; fi;
 
-test: fmt vet race
+test: fmt vet race canary
 
 fmt:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -21,11 +23,18 @@ vet:
 	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 race:
-	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then KUBEBUILDER_ASSETS=$$(GO=$(GO) ./$(KUBE_ASSETS_SCRIPT)) || exit 1; export KUBEBUILDER_ASSETS; fi; \
+	@$(WITH_KUBE_ASSETS) \
 	for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 kube-assets:
 	@GO=$(GO) ./$(KUBE_ASSETS_SCRIPT)
+
+# Every package's tests again with a known secret planted in parameters,
+# outputs and credentials, and every log record written to the test
+# output: fails if the secret appears in any output line (see
+# internal/canary).
+canary:
+	@$(WITH_KUBE_ASSETS) BROKERKIT_CANARY_RUN=1 $(GO) test -count=1 -v -run '^TestNoCanaryLeaks$$' ./internal/canary/
 
 # Benchmarks of the HTTP paths, with allocations (compare runs with benchstat),
 # then the Tracker with 1,000 and 10,000 operations in flight (one run each).

@@ -2,8 +2,10 @@
 // binding hands to an application, and renders them as an OSB
 // credentials object or a Kubernetes Secret.
 //
-// It imports nothing else of brokerkit: the broker and the provisioner
-// use it, and it uses neither.
+// Of brokerkit it imports only package catalog, whose
+// [catalog.CredentialsSpec] declares per service what [OptionsFor] and
+// [SecretFor] turn into Options and a Secret: the broker and the
+// provisioner use it, and it uses neither.
 //
 // # Usage
 //
@@ -20,6 +22,13 @@
 //	})
 //	resp.Credentials = binding.OSB(creds)
 //
+// The catalog declares the mapping and the transforms per service
+// ([catalog.Service].Credentials); [OptionsFor] turns them into Options,
+// to which the backend adds its Resolver and Extra:
+//
+//	opts, err := binding.OptionsFor(service.Credentials)
+//	opts.Resolver, opts.Extra = resolver, extra
+//
 // Build runs five steps in this order:
 //
 //  1. resolve: with a [Resolver], values "ssm:NAME" and Secrets Manager
@@ -34,7 +43,7 @@
 //  5. validate: every key must be a valid Kubernetes Secret key.
 //
 // [OSB], [KubernetesSecretData] and [ServiceBindingSecret] render the
-// result.
+// result; [SecretFor] picks the Secret a service's spec asks for.
 //
 // # Secrets
 //
@@ -42,7 +51,8 @@
 // verb, slog (text or JSON), encoding.TextMarshaler and json.Marshal. The
 // values leave through explicitly named calls only. Every error this
 // package returns is an [*Error] naming the key (and, for a secret-store
-// reference, the parameter name or ARN); none contains a value. Errors of
+// reference, the parameter name or ARN), except those of [OptionsFor],
+// which name the field of the spec; none contains a value. Errors of
 // the SDK clients are wrapped as they are; the AWS SDK's errors do not
 // echo secret values, but a hand-written client's might.
 //

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/internal/canary"
 )
 
 // --- helpers shared by common_test.go and instance_test.go ---
@@ -1295,11 +1297,12 @@ func TestG11_UnknownRoutesAndMethods(t *testing.T) {
 func TestG_LogHasNoSecrets(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(&buf, canary.Writer(t)), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	canary.Plant(t)
 	const (
-		paramSecret   = "hunter2-SECRET"
+		paramSecret   = canary.Secret + "-param"
 		shortSecret   = "tiny-S" // too short for the schema's minLength
-		credSecret    = "CRED-SECRET"
+		credSecret    = canary.Secret + "-cred"
 		wrongPassword = "WRONG-PASS-XYZ"
 		instance      = "inst-log-1"
 		requestID     = "req-LOG-1"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/internal/osbspec"
 )
 
@@ -207,7 +208,8 @@ func newHandler(t testing.TB, f *fakeBackend, optFns ...func(*broker.Options)) *
 	if err != nil {
 		t.Fatalf("NewIndex: %v", err)
 	}
-	h, err := broker.New(idx, f, broker.Options{Authenticator: broker.BasicAuth(broker.Credential{Username: testUser, Password: testPass})}, optFns...)
+	h, err := broker.New(idx, f, broker.Options{Authenticator: broker.BasicAuth(broker.Credential{Username: testUser, Password: testPass}),
+		Logger: canary.Logger(t)}, optFns...)
 	if err != nil {
 		t.Fatalf("broker.New: %v", err)
 	}

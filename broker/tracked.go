@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
@@ -20,6 +21,16 @@ import (
 // ActionDeprovision (Tracked itself answers ErrAsyncRequired otherwise).
 type Tracked struct {
 	Tracker *provisioner.Tracker
+	// Target chooses the account, role and region a new instance's
+	// resources go to, and returns the parameters left for the
+	// provisioner (without those it consumed). The Tracker remembers the
+	// Target, so update, deprovision and the instance's bindings use it
+	// too. Nil provisions everything with the broker's own identity.
+	//
+	// A *credentials.ValidationError (credentials.FromParameters returns
+	// one for a bad target_account_id) answers 400 with its text, which
+	// never holds the external ID.
+	Target func(ctx context.Context, req *ProvisionRequest) (credentials.Target, Parameters, error)
 }
 
 var (
@@ -32,10 +43,21 @@ func (b *Tracked) Provision(ctx context.Context, req *ProvisionRequest) (Provisi
 	if !req.AcceptsIncomplete {
 		return ProvisionResponse{}, ErrAsyncRequired
 	}
+	var target credentials.Target
+	params := req.Parameters
+	if b.Target != nil {
+		var err error
+		if target, params, err = b.Target(ctx, req); err != nil {
+			if errors.Is(err, credentials.ErrInvalidTarget) {
+				return ProvisionResponse{}, NewError(http.StatusBadRequest, "", err.Error())
+			}
+			return ProvisionResponse{}, err
+		}
+	}
 	res, err := b.Tracker.Provision(ctx, provisioner.ProvisionRequest{
 		InstanceID: req.InstanceID, ServiceID: req.Service.ID, PlanID: req.Plan.ID,
 		OrganizationGUID: req.OrganizationGUID, SpaceGUID: req.SpaceGUID,
-		Parameters: req.Parameters, Context: req.Context,
+		Parameters: params, Context: req.Context, Target: target,
 	})
 	if err != nil {
 		return ProvisionResponse{}, trackerError(err, http.StatusConflict)

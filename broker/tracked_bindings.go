@@ -6,8 +6,11 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"time"
 
+	"github.com/brokerkit/brokerkit/binding"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
@@ -54,14 +57,23 @@ type TrackedBindings struct {
 	Bindings *provisioner.Tracker
 	// Credentials builds a binding's credentials from the instance's
 	// record and the binding's (both provisioned; their Outputs are the
-	// stacks' outputs). This is where a broker maps keys
-	// (binding.Build). It runs on every fetch and every 200 replay, so it
-	// must be repeatable and create nothing: what a bind creates (an
-	// access key) belongs to the binding's own resources, created once
-	// and revoked at unbind. Nil returns the instance's outputs merged
-	// with the binding's, a binding output replacing an instance output
-	// of the same name.
+	// stacks' outputs, and the binding's include its secret outputs,
+	// opened: an access key's secret from provisioner/accesskeys). It
+	// runs on every fetch and every 200 replay, so it must be repeatable
+	// and create nothing: what a bind creates (an access key) belongs to
+	// the binding's own resources, created once and revoked at unbind.
+	//
+	// Nil builds them with package binding as the instance's service
+	// says (catalog.Service.Credentials, see binding.OptionsFor): the
+	// instance's outputs merged with the binding's, a binding output
+	// replacing an instance output of the same name, secret-store
+	// references resolved by Resolver, keys mapped and transformed.
 	Credentials func(ctx context.Context, instance, binding *provisioner.Record) (Credentials, error)
+	// Resolver returns the resolver of secret-store references ("ssm:NAME",
+	// Secrets Manager ARNs) in the outputs of an instance whose resources
+	// live in target (see binding.Resolver), for the default Credentials.
+	// Nil passes such values through as they are.
+	Resolver func(ctx context.Context, target credentials.Target) (*binding.Resolver, error)
 	// PlanFor names the plan of the Bindings Tracker that runs a bind to
 	// an instance of plan of svc; ok false refuses the bind (400). Nil
 	// uses the instance's plan ID.
@@ -120,6 +132,8 @@ func (b *TrackedBindings) Bind(ctx context.Context, req *BindRequest) (BindRespo
 		InstanceID: BindingKey(req.InstanceID, req.BindingID), ServiceID: req.Service.ID, PlanID: planID,
 		OrganizationGUID: inst.OrganizationGUID, SpaceGUID: inst.SpaceGUID,
 		Parameters: params, Derived: derived, Context: req.Context,
+		// The binding's resources live where the instance's do.
+		Target: inst.Target,
 	})
 	if err != nil {
 		return BindResponse{}, bindingError(err)
@@ -131,11 +145,11 @@ func (b *TrackedBindings) Bind(ctx context.Context, req *BindRequest) (BindRespo
 	if err != nil {
 		return BindResponse{}, bindingError(err)
 	}
-	creds, err := b.credentials(ctx, inst, rec)
+	bd, err := b.binding(ctx, inst, rec)
 	if err != nil {
 		return BindResponse{}, err
 	}
-	return BindResponse{Outcome: Existed, Binding: Binding{Credentials: creds}}, nil
+	return BindResponse{Outcome: Existed, Binding: bd}, nil
 }
 
 // Unbind starts or joins the delete of a binding's resources; during the
@@ -179,11 +193,7 @@ func (b *TrackedBindings) GetBinding(ctx context.Context, req *GetBindingRequest
 	if err != nil {
 		return Binding{}, err
 	}
-	creds, err := b.credentials(ctx, inst, rec)
-	if err != nil {
-		return Binding{}, err
-	}
-	return Binding{Credentials: creds}, nil
+	return b.binding(ctx, inst, rec)
 }
 
 // instance returns the provisioned instance a binding belongs to.
@@ -226,17 +236,53 @@ func (b *TrackedBindings) parameters(planID string, outputs map[string]string, u
 	return params, derived
 }
 
-func (b *TrackedBindings) credentials(ctx context.Context, inst, rec *provisioner.Record) (Credentials, error) {
-	if b.Credentials != nil {
-		return b.Credentials(ctx, inst, rec)
+// binding returns the binding of rec to inst: its credentials and, when
+// the service sets a credentials Lifetime, its expiry.
+func (b *TrackedBindings) binding(ctx context.Context, inst, rec *provisioner.Record) (Binding, error) {
+	secrets, err := b.Bindings.SecretOutputs(rec)
+	if err != nil {
+		return Binding{}, err
 	}
-	creds := make(Credentials, len(inst.Outputs)+len(rec.Outputs))
-	for _, m := range []map[string]string{inst.Outputs, rec.Outputs} {
-		for k, v := range m {
-			creds[k] = v
+	if len(secrets) > 0 {
+		rec = rec.Clone()
+		rec.Outputs = binding.Merge(rec.Outputs, secrets)
+	}
+	var spec *catalog.CredentialsSpec
+	if svc, ok := b.Instances.Catalog().Service(inst.ServiceID); ok {
+		spec = svc.Credentials
+	}
+	var creds Credentials
+	if b.Credentials != nil {
+		creds, err = b.Credentials(ctx, inst, rec)
+	} else {
+		creds, err = b.build(ctx, spec, inst, rec)
+	}
+	if err != nil {
+		return Binding{}, err
+	}
+	bd := Binding{Credentials: creds}
+	if op := rec.Operation; spec != nil && spec.Lifetime > 0 && op.Kind == provisioner.KindProvision && !op.FinishedAt.IsZero() {
+		bd.Metadata = &BindingMetadata{ExpiresAt: op.FinishedAt.Add(time.Duration(spec.Lifetime))}
+	}
+	return bd, nil
+}
+
+// build is the default Credentials.
+func (b *TrackedBindings) build(ctx context.Context, spec *catalog.CredentialsSpec, inst, rec *provisioner.Record) (Credentials, error) {
+	opts, err := binding.OptionsFor(spec)
+	if err != nil {
+		return nil, err
+	}
+	if b.Resolver != nil {
+		if opts.Resolver, err = b.Resolver(ctx, inst.Target); err != nil {
+			return nil, err
 		}
 	}
-	return creds, nil
+	c, err := binding.Build(ctx, binding.Merge(inst.Outputs, rec.Outputs), opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.Object(), nil
 }
 
 // bindingError maps the Bindings Tracker's errors to OSB errors: a record

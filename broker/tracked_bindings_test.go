@@ -14,6 +14,7 @@ import (
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/internal/osbspec"
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/store"
@@ -25,6 +26,8 @@ import (
 // model updates of resources (Update starts nothing) or failures.
 type bindProv struct {
 	outputs func(id string) map[string]string
+	// secrets, if set, gives the secret outputs of a succeeded operation.
+	secrets func(id string) map[string]string
 
 	mu      sync.Mutex
 	polls   map[string]int
@@ -66,7 +69,11 @@ func (p *bindProv) Observe(_ context.Context, req provisioner.ObserveRequest) (p
 	if p.polls[req.Operation.ID] < 2 {
 		return provisioner.Observation{State: provisioner.InProgress}, nil
 	}
-	return provisioner.Observation{State: provisioner.Succeeded, Outputs: p.outputs(req.Instance.ID)}, nil
+	obs := provisioner.Observation{State: provisioner.Succeeded, Outputs: p.outputs(req.Instance.ID)}
+	if p.secrets != nil {
+		obs.Secrets = p.secrets(req.Instance.ID)
+	}
+	return obs, nil
 }
 
 func (p *bindProv) setHold(id string, hold bool) {
@@ -91,10 +98,20 @@ const (
 
 func bindCatalog(t *testing.T) *catalog.Index {
 	t.Helper()
+	idx, err := catalog.NewIndex(bindCatalogValue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// bindCatalogValue is the catalog of bindCatalog, to change before
+// indexing.
+func bindCatalogValue() catalog.Catalog {
 	bindSchema := &catalog.Schemas{ServiceBinding: &catalog.ServiceBindingSchemas{Create: &catalog.InputParameters{Parameters: catalog.Schema{
 		"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
 		"properties": map[string]any{"role": map[string]any{"type": "string"}, "QueueARN": map[string]any{"type": "string"}}}}}}
-	idx, err := catalog.NewIndex(catalog.Catalog{Services: []catalog.Service{{
+	return catalog.Catalog{Services: []catalog.Service{{
 		ID: bindSvc, Name: "queue", Description: "Queues with a user per binding", Bindable: true,
 		InstancesRetrievable: true, BindingsRetrievable: true,
 		Plans: []catalog.Plan{
@@ -102,11 +119,7 @@ func bindCatalog(t *testing.T) *catalog.Index {
 			{ID: bindPlanB, Name: "b", Description: "B", Schemas: bindSchema},
 			{ID: bindAltPlan, Name: "alt", Description: "The binding template of plan b"},
 		},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idx
+	}}}
 }
 
 // startedStore closes listed once Run has listed the operations to
@@ -146,7 +159,14 @@ type trackedBackend struct {
 
 func newBindFixture(t *testing.T, edit func(*broker.TrackedBindings), trackerOpts ...func(*provisioner.Options)) *bindFixture {
 	t.Helper()
-	f := &bindFixture{idx: bindCatalog(t)}
+	return newBindFixtureWith(t, bindCatalog(t), edit, trackerOpts...)
+}
+
+// newBindFixtureWith is newBindFixture over the catalog idx, which must
+// hold bindCatalog's IDs.
+func newBindFixtureWith(t *testing.T, idx *catalog.Index, edit func(*broker.TrackedBindings), trackerOpts ...func(*provisioner.Options)) *bindFixture {
+	t.Helper()
+	f := &bindFixture{idx: idx}
 	f.instProv = newBindProv(func(id string) map[string]string {
 		return map[string]string{"QueueURL": bindQueueURL, "QueueARN": "arn:q:" + id, "Shared": "instance"}
 	})
@@ -156,7 +176,7 @@ func newBindFixture(t *testing.T, edit func(*broker.TrackedBindings), trackerOpt
 	newTracker := func(p provisioner.Provisioner) *provisioner.Tracker {
 		st := &startedStore{Store: store.NewMemory(), listed: make(chan struct{})}
 		opts := append([]func(*provisioner.Options){func(o *provisioner.Options) {
-			o.Store, o.Provisioner, o.Catalog = st, p, f.idx
+			o.Store, o.Provisioner, o.Catalog, o.Logger = st, p, f.idx, canary.Logger(t)
 			o.PollInterval, o.MaxPollInterval = 5*time.Millisecond, 20*time.Millisecond
 		}}, trackerOpts...)
 		tr, err := provisioner.New(provisioner.Options{}, opts...)

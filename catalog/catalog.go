@@ -1,6 +1,9 @@
 package catalog
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Catalog is the body of GET /v2/catalog: the Service Offerings a broker
 // sells. Its JSON form is exactly the one the OSB API v2.17 names.
@@ -50,7 +53,70 @@ type Service struct {
 	PlanUpdateable bool `json:"plan_updateable,omitempty"`
 	// Plans are the offering's plans; there is at least one.
 	Plans []Plan `json:"plans"`
+	// Credentials says how the credentials of the offering's bindings are
+	// built. It is brokerkit's own, not the OSB API's, and never sent to
+	// a platform. Nil keeps output names as they are.
+	Credentials *CredentialsSpec `json:"-"`
 }
+
+// CredentialsSpec says how a service's binding credentials are built
+// from the outputs of its instance (and of the binding's own resources);
+// package binding applies it (binding.OptionsFor).
+type CredentialsSpec struct {
+	// Mapping is how output names become credential keys: [MappingAsIs]
+	// (or ""), [MappingScreamingSnake] (the AWS Service Broker's
+	// QUEUE_URL) or [MappingServiceBinding] (servicebinding.io names).
+	Mapping string `json:"mapping,omitempty" yaml:"Mapping"`
+	// Type and Provider are the servicebinding.io "type" and "provider"
+	// entries of the binding's Secret ("sqs", "aws"); the Secret's type
+	// is servicebinding.io/<Type>.
+	Type     string `json:"type,omitempty" yaml:"Type"`
+	Provider string `json:"provider,omitempty" yaml:"Provider"`
+	// Transforms change the keys after the mapping, in order.
+	Transforms []KeyTransform `json:"transforms,omitempty" yaml:"Transforms"`
+	// Lifetime, when positive, is how long a binding's credentials are
+	// valid after the binding was created: the binding's expires_at.
+	Lifetime Duration `json:"lifetime,omitempty" yaml:"Lifetime"`
+}
+
+// The mappings of [CredentialsSpec].
+const (
+	MappingAsIs           = "as-is"
+	MappingScreamingSnake = "screaming-snake"
+	MappingServiceBinding = "servicebinding"
+)
+
+// KeyTransform is one declarative change of the credential keys, in the
+// spirit of Kubernetes Service Catalog's secret transforms. Op is one of:
+//
+//   - "rename": the key Key becomes To;
+//   - "add": Key is added (or replaced) with Value, or with the output of
+//     the Go text/template Template over the other keys, e.g.
+//     "amqps://{{.username}}:{{.password}}@{{.host}}:{{.port}}";
+//     keys that are not Go identifiers, such as the servicebinding
+//     mapping's queue-url, are reached with index: {{index . "queue-url"}};
+//   - "remove": Key is dropped.
+//
+// [Catalog.Validate] checks that each operation has the fields it needs
+// and no others.
+type KeyTransform struct {
+	Op       string `json:"op" yaml:"Op"`
+	Key      string `json:"key" yaml:"Key"`
+	To       string `json:"to,omitempty" yaml:"To"`
+	Value    string `json:"value,omitempty" yaml:"Value"`
+	Template string `json:"template,omitempty" yaml:"Template"`
+}
+
+// The operations of a [KeyTransform].
+const (
+	OpRename = "rename"
+	OpAdd    = "add"
+	OpRemove = "remove"
+)
+
+// Duration is a time.Duration written as Go writes durations ("720h")
+// in JSON and YAML.
+type Duration time.Duration
 
 // The permissions a Service may require.
 const (

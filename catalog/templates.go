@@ -33,6 +33,19 @@ type TemplateOptions struct {
 	// Bindable is every service's bindable; default true (the AWS Service
 	// Broker's templates create credentials for bindings).
 	Bindable *bool
+	// Mapping is the credentials Mapping of services whose specification
+	// names none and does not set OutputsAsIs. "" is MappingAsIs: the
+	// template's output names (QueueURL), which the walkthrough's pod
+	// reads. MappingScreamingSnake gives the AWS Service Broker's
+	// QUEUE_URL, for applications written against it.
+	Mapping string
+	// TargetParameters lets users choose the account of an instance: each
+	// plan's create schema gets two optional string properties,
+	// target_account_id (12 digits) and target_role_name (an IAM role
+	// name), which credentials.FromParameters takes out of the request's
+	// parameters before the provisioner sees them. Without it the schemas
+	// (which allow no other properties) refuse them.
+	TargetParameters bool
 }
 
 // TemplateSet is what [LoadTemplates] read: the catalog the templates
@@ -44,6 +57,12 @@ type TemplateSet struct {
 	Catalog Catalog
 	// Templates holds the template of every plan, by plan ID.
 	Templates map[string]*Template
+	// BindingTemplates holds, by plan ID, the binding template of every
+	// plan of a service whose specification names one (BindingTemplate);
+	// plans of other services are absent. Every plan of a service gets
+	// the same template, in a Template of its own. Only File, ServiceName,
+	// PlanName, Body, ID, Parameters, Capabilities and Outputs are set.
+	BindingTemplates map[string]*Template
 	// Warnings are problems that did not stop the load, each naming the
 	// file and the field, such as an AllowedPattern that is not RE2
 	// syntax (left out of the schema; CloudFormation still checks it) or
@@ -186,8 +205,8 @@ func (es TemplateErrors) Unwrap() []error {
 const maxTemplateBody = 51200
 
 // LoadTemplates reads every *.yaml, *.yml and *.json file at the top of
-// fsys (names starting with "." are skipped; extensions are matched in
-// any case) as a CloudFormation template carrying the AWS Service
+// fsys (names starting with "." and subdirectories are skipped;
+// extensions are matched in any case) as a CloudFormation template carrying the AWS Service
 // Broker's Metadata "AWS::ServiceBroker::Specification", and returns the
 // catalog they describe and, per plan, what a provisioner needs. YAML may
 // use CloudFormation's short tags (!Ref, !GetAtt, !Sub, !If, ...); YAML
@@ -214,6 +233,48 @@ const maxTemplateBody = 51200
 //     pricing link, to "costUrl" when it is an http(s) URL and to "cost"
 //     otherwise. Plans are not free (AWS resources cost money).
 //
+// Each service also gets a [Service].Credentials, never nil, saying how
+// its bindings' credentials are built from the stack outputs. The
+// specification's Credentials key, which is brokerkit's own, sets it:
+//
+//	Credentials:
+//	  Mapping: servicebinding  # as-is, screaming-snake or servicebinding
+//	  Type: sqs                # the servicebinding.io type and provider
+//	  Provider: aws
+//	  Lifetime: 720h           # a Go duration: bindings expire after it
+//	  Transforms:              # applied in order, after the mapping
+//	    - {Op: rename, Key: queue-url, To: uri}
+//	    - {Op: add, Key: region, Value: us-east-1}
+//	    - {Op: add, Key: endpoint, Template: "{{.uri}}?region={{.region}}"}
+//	    - {Op: remove, Key: queue-arn}
+//
+// Every key is optional, unknown keys are errors, and the rules are those
+// of [Catalog.Validate]. Without a Mapping, as without the whole key, the
+// service gets TemplateOptions.Mapping (as-is unless set), or as-is when
+// the specification's OutputsAsIs is true. OutputsAsIs true with another
+// Mapping is an error.
+//
+// The specification's BindingTemplate key, brokerkit's own too, names a
+// CloudFormation template that each binding of the service's instances
+// provisions (for example an IAM user with a policy on the instance's
+// resources; see broker.TrackedBindings):
+//
+//	BindingTemplate: bindings/sqs.yaml
+//
+// It is a slash-separated path inside fsys, usually in a subdirectory,
+// since every file at the top is a service. The binding template is read
+// like a plan's (Body, ID, Parameters, Capabilities, Outputs), needs no
+// specification, and is returned in [TemplateSet].BindingTemplates for
+// every plan of the service. Each of its parameters must be an output of
+// the service's template, since they are filled from the instance's
+// outputs; a parameter that is not is an error naming the binding
+// template's file and the parameter:
+//
+//	catalog: bindings/sqs.yaml: Parameters.TopicARN: not an output of sqs.yaml's template: ...
+//
+// A BindingTemplate that does not exist, or is not a relative path to a
+// *.yaml, *.yml or *.json file, is an error naming the service's file.
+//
 // Each plan has a service_instance.create schema (JSON Schema draft-07)
 // with a property per template parameter the plan does not fix
 // (ParameterValues), and no other properties allowed:
@@ -235,6 +296,9 @@ const maxTemplateBody = 51200
 //     Description; NoEcho parameters are "writeOnly": true, which
 //     [Plan.SecretParameters] reads, and their defaults are not published
 //     (the catalog is readable by every platform user).
+//
+// With [TemplateOptions].TargetParameters, each create schema also has the
+// optional string properties target_account_id and target_role_name.
 //
 // Each plan also has a service_instance.update schema with the same
 // properties, without defaults or required ones, for the parameters in
@@ -288,13 +352,23 @@ func LoadTemplates(fsys fs.FS, opts TemplateOptions) (*TemplateSet, error) {
 			errs = append(errs, &TemplateError{File: name, Message: "reading the file: " + err.Error()})
 			continue
 		}
-		p := &fileLoader{file: name, broken: map[string]bool{}}
+		p := &fileLoader{file: name, defaultMapping: opts.Mapping, targetParameters: opts.TargetParameters, broken: map[string]bool{}}
 		pf := p.load(data, ext == ".json", bindable)
 		errs = append(errs, p.errs...)
 		warnings = append(warnings, p.warnings...)
-		if pf != nil && len(p.errs) == 0 {
-			files = append(files, pf)
+		if pf == nil || len(p.errs) > 0 {
+			continue
 		}
+		if pf.bindingPath != "" {
+			bt, berrs, bwarns := loadBinding(fsys, name, pf.bindingPath, pf.outputs)
+			errs = append(errs, berrs...)
+			warnings = append(warnings, bwarns...)
+			if bt == nil {
+				continue
+			}
+			pf.binding = bt
+		}
+		files = append(files, pf)
 	}
 	if len(errs) == 0 && len(files) == 0 {
 		return nil, TemplateErrors{{Message: "no templates (*.yaml, *.yml or *.json files) in the directory"}}
@@ -353,12 +427,15 @@ func LoadTemplates(fsys fs.FS, opts TemplateOptions) (*TemplateSet, error) {
 		return nil, errs
 	}
 
-	set := &TemplateSet{Templates: map[string]*Template{}, Warnings: warnings}
+	set := &TemplateSet{Templates: map[string]*Template{}, BindingTemplates: map[string]*Template{}, Warnings: warnings}
 	set.Catalog.Services = make([]Service, 0, len(files))
 	for _, pf := range files {
 		set.Catalog.Services = append(set.Catalog.Services, pf.service)
 		for i, p := range pf.service.Plans {
 			set.Templates[p.ID] = pf.templates[i]
+			if pf.binding != nil {
+				set.BindingTemplates[p.ID] = pf.binding.forPlan(pf.service.Name, p.Name)
+			}
 		}
 	}
 	// Across services only IDs can clash now (through overrides).

@@ -28,6 +28,7 @@ func FuzzLoadTemplate(f *testing.F) {
 	}
 	f.Add([]byte(minimal), false)
 	f.Add([]byte(shortTags), false)
+	f.Add([]byte(withSpec("", "Credentials:\n  Mapping: servicebinding\n  Type: sqs\n  Lifetime: 1h\n  Transforms:\n    - {Op: add, Key: u, Template: '{{.a}}'}\n    - {Op: rename, Key: a, To: b}\n", "")), false)
 	f.Add([]byte(`{"Description":"d","Metadata":{"AWS::ServiceBroker::Specification":{"Name":"n","ServicePlans":{"p":{"Description":"p","ParameterValues":{"A":"1"}}}}},"Parameters":{"A":{"Type":"List<Number>","Default":"1,2"}},"Resources":{"R":{"Type":"AWS::IAM::User","Properties":{"UserName":"u"}}}}`), true)
 
 	f.Fuzz(func(t *testing.T, data []byte, isJSON bool) {

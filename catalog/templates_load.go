@@ -19,9 +19,13 @@ const interfacePath = "Metadata.AWS::CloudFormation::Interface"
 
 // fileLoader reads one template file, collecting its problems.
 type fileLoader struct {
-	file     string
-	errs     []*TemplateError
-	warnings []string
+	file string
+	// defaultMapping is TemplateOptions.Mapping.
+	defaultMapping string
+	// targetParameters is TemplateOptions.TargetParameters.
+	targetParameters bool
+	errs             []*TemplateError
+	warnings         []string
 	// broken are parameters whose declaration has errors: other fields
 	// that name them are not reported again.
 	broken map[string]bool
@@ -42,6 +46,13 @@ type parsedFile struct {
 	file      string
 	service   Service
 	templates []*Template
+	// bindingPath is the specification's BindingTemplate, or "", and
+	// outputs the names of the template's outputs, which the binding
+	// template's parameters must be.
+	bindingPath string
+	outputs     []string
+	// binding is the binding template, once loaded.
+	binding *bindingTemplate
 }
 
 // load reads a template file. It returns nil when the file has problems
@@ -102,6 +113,8 @@ func (l *fileLoader) load(data []byte, isJSON, bindable bool) *parsedFile {
 	if n := spec.get("OutputsAsIs"); n != nil {
 		outputsAsIs = l.boolean(n, specPath+".OutputsAsIs")
 	}
+	svc.Credentials = l.credentials(spec, outputsAsIs)
+	bindingPath := l.optString(spec, "BindingTemplate", bindingField)
 	if len(l.errs) > 0 {
 		return nil
 	}
@@ -109,12 +122,16 @@ func (l *fileLoader) load(data []byte, isJSON, bindable bool) *parsedFile {
 	body := string(data)
 	sum := sha256.Sum256(data)
 	id := "sha256:" + hex.EncodeToString(sum[:])
-	pf := &parsedFile{file: l.file, service: *svc}
+	pf := &parsedFile{file: l.file, service: *svc, bindingPath: bindingPath, outputs: outputs}
 	for i := range plans {
 		pp := &plans[i]
 		plan := &pf.service.Plans[i]
+		create := createSchema(params, order, pp.fixed, pp.defaults)
+		if l.targetParameters {
+			addTargetParameters(create)
+		}
 		plan.Schemas = &Schemas{ServiceInstance: &ServiceInstanceSchemas{
-			Create: &InputParameters{Parameters: createSchema(params, order, pp.fixed, pp.defaults)},
+			Create: &InputParameters{Parameters: create},
 			Update: &InputParameters{Parameters: updateSchema(params, order, pp.fixed, updatable)},
 		}}
 		t := &Template{
@@ -350,6 +367,8 @@ type parsedPlan struct {
 var (
 	specKeys = []string{"Name", "DisplayName", "LongDescription", "ImageUrl", "DocumentationUrl",
 		"ProviderDisplayName", "SupportUrl", "Tags", "ServicePlans", "UpdatableParameters", "OutputsAsIs",
+		// brokerkit's own.
+		"Credentials", "BindingTemplate",
 		// The AWS Service Broker's, ignored: Version is the
 		// specification's own version; Bindings drove its packaging tool,
 		// which wrote the resulting IAM resources into the template.

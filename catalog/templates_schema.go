@@ -438,6 +438,32 @@ func createSchema(params map[string]*tparam, order []string, fixed, defaults map
 	return s
 }
 
+// The parameters of TemplateOptions.TargetParameters, as
+// credentials.FromParameters reads them. CloudFormation parameter names
+// are alphanumeric, so they never clash with a template's.
+const (
+	paramTargetAccountID = "target_account_id"
+	paramTargetRoleName  = "target_role_name"
+)
+
+// addTargetParameters adds the optional target_account_id and
+// target_role_name properties to a create schema.
+func addTargetParameters(s Schema) {
+	props := s["properties"].(map[string]any)
+	props[paramTargetAccountID] = map[string]any{
+		"type":        "string",
+		"title":       "Target account",
+		"description": "The 12-digit ID of the AWS account to create the instance in (default: the broker's own).",
+		"pattern":     "^[0-9]{12}$",
+	}
+	props[paramTargetRoleName] = map[string]any{
+		"type":        "string",
+		"title":       "Target role",
+		"description": "The IAM role the broker assumes in the target account (default: the broker's role name).",
+		"pattern":     `^[\w+=,.@-]{1,64}$`,
+	}
+}
+
 // updateSchema is a plan's service_instance.update schema: the updatable
 // parameters the plan does not fix, without defaults (an update changes
 // only what it names) and none required.

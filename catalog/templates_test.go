@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -67,10 +68,13 @@ func TestLoadTemplatesGolden(t *testing.T) {
 	}
 	for _, s := range set.Catalog.Services {
 		t.Run(s.Name, func(t *testing.T) {
+			// Credentials is json:"-" in Service (never sent to
+			// platforms), so the golden file carries it on its own.
 			g := struct {
-				Service   catalog.Service           `json:"service"`
-				Templates map[string]goldenTemplate `json:"templates"`
-			}{Service: s, Templates: map[string]goldenTemplate{}}
+				Service     catalog.Service           `json:"service"`
+				Credentials *catalog.CredentialsSpec  `json:"credentials"`
+				Templates   map[string]goldenTemplate `json:"templates"`
+			}{Service: s, Credentials: s.Credentials, Templates: map[string]goldenTemplate{}}
 			for _, p := range s.Plans {
 				tp := set.Templates[p.ID]
 				if tp == nil {
@@ -480,6 +484,58 @@ func TestLoadTemplatesErrors(t *testing.T) {
 			want:   `catalog: t.yaml: Parameters.Mode.MinLength: "1.5" is not a non-negative integer`,
 		},
 		{
+			reason: "a transform op typo names the file and the field",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials:\n  Transforms:\n    - {Op: remove, Key: a}\n    - {Op: rname, Key: b, To: c}\n", "")),
+			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[1].Op: "rname" is not rename, add or remove`,
+		},
+		{
+			reason: "Credentials is brokerkit's own, so an unknown key in it is a typo, not another broker's key",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials:\n  Lifetme: 720h\n  Transforms:\n    - {Op: remove, Key: a, Too: b}\n", "")),
+			want: "catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Lifetme: unknown key (Credentials has Mapping, Type, Provider, Lifetime and Transforms)\n" +
+				"catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[0].Too: unknown key (a transform has Op, Key, To, Value and Template)",
+		},
+		{
+			reason: "a lifetime is a Go duration, which has no days",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials:\n  Lifetime: 30d\n", "")),
+			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Lifetime: "30d" is not a duration such as "720h" or "90m"`,
+		},
+		{
+			reason: "a lifetime cannot be negative",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials:\n  Lifetime: -1h\n", "")),
+			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Lifetime: duration "-1h" must not be negative`,
+		},
+		{
+			reason: "an unreadable transform or field is reported once, not again as empty",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials:\n  Transforms:\n    - rename\n    - {Op: remove, Key: [a]}\n", "")),
+			want: "catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[0]: must be a mapping with Op and Key, not a scalar\n" +
+				"catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[1].Key: must be a plain value, not a list",
+		},
+		{
+			reason: "Transforms is a list",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials:\n  Transforms: {Op: remove, Key: a}\n", "")),
+			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms: must be a list, not a mapping`,
+		},
+		{
+			reason: "Credentials is a mapping",
+			fsys:   mapFS("t.yaml", withSpec("", "Credentials: servicebinding\n", "")),
+			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials: must be a mapping, not a scalar`,
+		},
+		{
+			reason: "OutputsAsIs and a Mapping that renames contradict each other",
+			fsys:   mapFS("t.yaml", withSpec("", "OutputsAsIs: true\nCredentials:\n  Mapping: servicebinding\n", "")),
+			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Mapping: "servicebinding" contradicts Metadata.AWS::ServiceBroker::Specification.OutputsAsIs, which is true (as-is)`,
+		},
+		{
+			reason: "every rule of Catalog.Validate applies, with the specification's field names",
+			fsys: mapFS("t.yaml", withSpec("", "Credentials:\n  Mapping: camel\n  Type: SQS\n  Transforms:\n"+
+				"    - {Op: add, Key: uri, Template: '{{.host'}\n    - {Op: rename, Key: a}\n    - {Op: add, Key: b}\n", "")),
+			want: "catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Mapping: \"camel\" is not as-is, screaming-snake or servicebinding\n" +
+				"catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Type: \"SQS\" must be lower case: use only a-z, 0-9, hyphens and periods\n" +
+				"catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[0].Template: does not parse: template: uri:1: unclosed action\n" +
+				"catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[1].To: must not be empty: a rename needs the new key\n" +
+				"catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.Credentials.Transforms[2]: add needs exactly one of Value and Template, got neither",
+		},
+		{
 			reason: "costs must be numbers",
 			fsys:   mapFS("t.yaml", withSpec("Costs:\n  - Amount: {usd: cheap}\n    Unit: MONTHLY\n", "", "")),
 			want:   `catalog: t.yaml: Metadata.AWS::ServiceBroker::Specification.ServicePlans.basic.Costs[0].Amount.usd: "cheap" is not a number`,
@@ -702,5 +758,96 @@ func TestLoadTemplatesNames(t *testing.T) {
 	}
 	if tp := set.Templates[s.Plans[0].ID]; tp.ServiceName != "my-service" || tp.PlanName != "Basic-Plan" || tp.File != "t.YML" {
 		t.Errorf("template names %q %q %q", tp.File, tp.ServiceName, tp.PlanName)
+	}
+}
+
+// TestLoadTemplatesCredentials checks that every service gets a
+// Credentials: the specification's own, or the AWS Service Broker's naming.
+func TestLoadTemplatesCredentials(t *testing.T) {
+	t.Parallel()
+	// The example of the LoadTemplates doc comment.
+	full := "Credentials:\n" +
+		"  Mapping: servicebinding  # as-is, screaming-snake or servicebinding\n" +
+		"  Type: sqs                # the servicebinding.io type and provider\n" +
+		"  Provider: aws\n" +
+		"  Lifetime: 720h           # a Go duration: bindings expire after it\n" +
+		"  Transforms:              # applied in order, after the mapping\n" +
+		"    - {Op: rename, Key: queue-url, To: uri}\n" +
+		"    - {Op: add, Key: region, Value: us-east-1}\n" +
+		"    - {Op: add, Key: endpoint, Template: \"{{.uri}}?region={{.region}}\"}\n" +
+		"    - {Op: remove, Key: queue-arn}\n"
+	fullSpec := &catalog.CredentialsSpec{
+		Mapping: catalog.MappingServiceBinding, Type: "sqs", Provider: "aws",
+		Lifetime: catalog.Duration(720 * time.Hour),
+		Transforms: []catalog.KeyTransform{
+			{Op: catalog.OpRename, Key: "queue-url", To: "uri"},
+			{Op: catalog.OpAdd, Key: "region", Value: "us-east-1"},
+			{Op: catalog.OpAdd, Key: "endpoint", Template: "{{.uri}}?region={{.region}}"},
+			{Op: catalog.OpRemove, Key: "queue-arn"},
+		},
+	}
+	for _, tt := range []struct {
+		reason  string
+		file    string
+		body    string
+		want    *catalog.CredentialsSpec
+		mapping string // TemplateOptions.Mapping
+	}{
+		{"without Credentials, the output names as they are", "t.yaml", withSpec("", "", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}, ""},
+		{"without Credentials, the broker's default mapping", "t.yaml", withSpec("", "", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake}, catalog.MappingScreamingSnake},
+		{"without Credentials, OutputsAsIs keeps the names whatever the default", "t.yaml", withSpec("", "OutputsAsIs: true\n", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}, catalog.MappingScreamingSnake},
+		{"an empty Credentials is an absent one", "t.yaml", withSpec("", "Credentials:\n", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake}, catalog.MappingScreamingSnake},
+		{"a Lifetime alone does not change the naming", "t.yaml", withSpec("", "Credentials:\n  Lifetime: 1h30m\n", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake, Lifetime: catalog.Duration(90 * time.Minute)}, catalog.MappingScreamingSnake},
+		{"OutputsAsIs with the same Mapping is no contradiction", "t.yaml", withSpec("", "OutputsAsIs: true\nCredentials:\n  Mapping: as-is\n", ""),
+			&catalog.CredentialsSpec{Mapping: catalog.MappingAsIs}, ""},
+		{"every key", "t.yaml", withSpec("", full, ""), fullSpec, catalog.MappingScreamingSnake},
+		{"every key, in JSON", "t.json", `{
+  "Description": "A test service",
+  "Metadata": {"AWS::ServiceBroker::Specification": {
+    "Name": "test",
+    "ServicePlans": {"basic": {"Description": "The basic plan"}},
+    "Credentials": {
+      "Mapping": "servicebinding", "Type": "sqs", "Provider": "aws", "Lifetime": "720h",
+      "Transforms": [
+        {"Op": "rename", "Key": "queue-url", "To": "uri"},
+        {"Op": "add", "Key": "region", "Value": "us-east-1"},
+        {"Op": "add", "Key": "endpoint", "Template": "{{.uri}}?region={{.region}}"},
+        {"Op": "remove", "Key": "queue-arn"}
+      ]
+    }
+  }},
+  "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}
+}`, fullSpec, ""},
+	} {
+		set, err := catalog.LoadTemplates(mapFS(tt.file, tt.body), catalog.TemplateOptions{Mapping: tt.mapping})
+		if err != nil {
+			t.Errorf("%s: %v", tt.reason, err)
+			continue
+		}
+		if len(set.Warnings) > 0 {
+			t.Errorf("%s: warnings %q", tt.reason, set.Warnings)
+		}
+		if diff := cmp.Diff(tt.want, set.Catalog.Services[0].Credentials); diff != "" {
+			t.Errorf("%s: Credentials (-want +got):\n%s", tt.reason, diff)
+		}
+	}
+	// Credentials are never sent to platforms.
+	set, err := catalog.LoadTemplates(mapFS("t.yaml", withSpec("", full, "")), catalog.TemplateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(set.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"credentials", "Credentials", "queue-url", "720h"} {
+		if bytes.Contains(body, []byte(s)) {
+			t.Errorf("the catalog's JSON contains %q: %s", s, body)
+		}
 	}
 }

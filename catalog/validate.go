@@ -79,7 +79,14 @@ func (es ValidationErrors) Unwrap() []error {
 //     document is searched), is at most [MaxSchemaSize] bytes as compact
 //     JSON, and compiles; nothing is loaded from the network or the disk;
 //   - only a bindable plan ([Service.IsBindable]) has a binding schema;
-//   - metadata can be encoded as JSON.
+//   - metadata can be encoded as JSON;
+//   - a service's credentials (brokerkit's own, never sent; checked after
+//     its plans): mapping is "", as-is, screaming-snake or
+//     servicebinding; type and provider, when set, use only a-z, 0-9,
+//     hyphens and periods, and a provider needs a type; every transform
+//     has a key and a known op ([OpRename] with to, [OpAdd] with exactly
+//     one of value and a template that parses, [OpRemove] with nothing
+//     else), and no field its op does not use; lifetime is not negative.
 //
 // A nil or empty Catalog is valid.
 func (c *Catalog) Validate() error {
@@ -199,6 +206,11 @@ func check(c *Catalog) ([][]compiledPlan, error) {
 					add(pp+".maintenance_info.version", "%q is not a semantic version 2.0", m.Version)
 				}
 			}
+		}
+		if s.Credentials != nil {
+			checkCredentials(s.Credentials, false, func(field, format string, args ...any) {
+				add(sp+".credentials."+field, format, args...)
+			})
 		}
 	}
 	if len(errs) > 0 {

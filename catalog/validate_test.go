@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -424,6 +425,144 @@ func TestValidate(t *testing.T) {
 			reason: "an empty parameters object is omitted from the JSON, so it counts as no schema",
 			change: func(c *catalog.Catalog) {
 				withSchema(&c.Services[0].Plans[0], catalog.InstanceCreate, catalog.Schema{})
+			},
+		},
+		{
+			name:   "credentials valid",
+			reason: "every mapping, op and field used as documented",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{
+					Mapping: catalog.MappingServiceBinding, Type: "mysql", Provider: "aws",
+					Transforms: []catalog.KeyTransform{
+						{Op: catalog.OpRename, Key: "db-name", To: "database"},
+						{Op: catalog.OpAdd, Key: "sslmode", Value: "require"},
+						{Op: catalog.OpAdd, Key: "uri", Template: "mysql://{{urlquery .username}}@{{.host}}:{{.port}}/{{.database}}"},
+						{Op: catalog.OpRemove, Key: "AWS_REGION"},
+					},
+					Lifetime: catalog.Duration(720 * time.Hour),
+				}
+				c.Services[1].Credentials = &catalog.CredentialsSpec{Mapping: catalog.MappingScreamingSnake, Type: "servicebinding.io-v1"}
+			},
+		},
+		{
+			name:   "credentials zero",
+			reason: "an empty spec keeps output names as they are",
+			change: func(c *catalog.Catalog) { c.Services[0].Credentials = &catalog.CredentialsSpec{} },
+		},
+		{
+			name:   "credentials mapping unknown",
+			reason: "package binding knows three mappings",
+			change: func(c *catalog.Catalog) { c.Services[0].Credentials = &catalog.CredentialsSpec{Mapping: "camel"} },
+			want:   []*catalog.ValidationError{{Path: sqs + ".credentials.mapping", Message: `"camel" is not as-is, screaming-snake or servicebinding`}},
+		},
+		{
+			name:   "credentials type and provider not lower case",
+			reason: "servicebinding.io types and providers are lower case, like mysql and aws; the type also names the Secret type",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Type: "MySQL", Provider: "aws inc"}
+			},
+			want: []*catalog.ValidationError{
+				{Path: sqs + ".credentials.type", Message: `"MySQL" must be lower case: use only a-z, 0-9, hyphens and periods`},
+				{Path: sqs + ".credentials.provider", Message: `"aws inc" must be lower case: use only a-z, 0-9, hyphens and periods`},
+			},
+		},
+		{
+			name:   "credentials provider without type",
+			reason: "the Secret gets a provider entry only along with a type entry, so a lone provider would be ignored",
+			change: func(c *catalog.Catalog) { c.Services[0].Credentials = &catalog.CredentialsSpec{Provider: "aws"} },
+			want:   []*catalog.ValidationError{{Path: sqs + ".credentials.provider", Message: "is set but type is not: a provider needs a type"}},
+		},
+		{
+			name:   "credentials transform op unknown or empty",
+			reason: "the ops are rename, add and remove; a typo must not be skipped",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Transforms: []catalog.KeyTransform{
+					{Op: catalog.OpRemove, Key: "a"},
+					{Op: "rname", Key: "b", To: "c"},
+					{Key: "d"},
+				}}
+			},
+			want: []*catalog.ValidationError{
+				{Path: sqs + ".credentials.transforms[1].op", Message: `"rname" is not rename, add or remove`},
+				{Path: sqs + ".credentials.transforms[2].op", Message: "must not be empty (rename, add or remove)"},
+			},
+		},
+		{
+			name:   "credentials transform without key",
+			reason: "every op names the key it changes",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Transforms: []catalog.KeyTransform{{Op: catalog.OpRemove}}}
+			},
+			want: []*catalog.ValidationError{{Path: sqs + ".credentials.transforms[0].key", Message: "must not be empty"}},
+		},
+		{
+			name:   "credentials rename without to, with a value",
+			reason: "a rename needs the new key and nothing else",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Transforms: []catalog.KeyTransform{{Op: catalog.OpRename, Key: "a", Value: "x", Template: "{{.a}}"}}}
+			},
+			want: []*catalog.ValidationError{
+				{Path: sqs + ".credentials.transforms[0].to", Message: "must not be empty: a rename needs the new key"},
+				{Path: sqs + ".credentials.transforms[0].value", Message: "must not be set for rename"},
+				{Path: sqs + ".credentials.transforms[0].template", Message: "must not be set for rename"},
+			},
+		},
+		{
+			name:   "credentials add with neither value nor template, or both, or to",
+			reason: "an add needs exactly one source of its value",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Transforms: []catalog.KeyTransform{
+					{Op: catalog.OpAdd, Key: "a"},
+					{Op: catalog.OpAdd, Key: "b", Value: "x", Template: "{{.a}}"},
+					{Op: catalog.OpAdd, Key: "c", Value: "x", To: "d"},
+				}}
+			},
+			want: []*catalog.ValidationError{
+				{Path: sqs + ".credentials.transforms[0]", Message: "add needs exactly one of value and template, got neither"},
+				{Path: sqs + ".credentials.transforms[1]", Message: "add needs exactly one of value and template, got both"},
+				{Path: sqs + ".credentials.transforms[2].to", Message: "must not be set for add"},
+			},
+		},
+		{
+			name:   "credentials add template does not parse",
+			reason: "a broken template is caught when the catalog loads, not at the first bind",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Transforms: []catalog.KeyTransform{{Op: catalog.OpAdd, Key: "uri", Template: "{{.host"}}}
+			},
+			want: []*catalog.ValidationError{{Path: sqs + ".credentials.transforms[0].template", Message: "does not parse: template: uri:1: unclosed action"}},
+		},
+		{
+			name:   "credentials remove with other fields",
+			reason: "a remove needs only the key",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Transforms: []catalog.KeyTransform{{Op: catalog.OpRemove, Key: "a", To: "b", Value: "c", Template: "d"}}}
+			},
+			want: []*catalog.ValidationError{
+				{Path: sqs + ".credentials.transforms[0].to", Message: "must not be set for remove"},
+				{Path: sqs + ".credentials.transforms[0].value", Message: "must not be set for remove"},
+				{Path: sqs + ".credentials.transforms[0].template", Message: "must not be set for remove"},
+			},
+		},
+		{
+			name:   "credentials lifetime negative",
+			reason: "a binding cannot expire before it is created",
+			change: func(c *catalog.Catalog) {
+				c.Services[1].Credentials = &catalog.CredentialsSpec{Lifetime: catalog.Duration(-time.Hour)}
+			},
+			want: []*catalog.ValidationError{{Path: sns + ".credentials.lifetime", Message: "must not be negative, got -1h0m0s"}},
+		},
+		{
+			name:   "credentials after the plans",
+			reason: "credentials are not in the JSON document; their problems come after the service's plans",
+			change: func(c *catalog.Catalog) {
+				c.Services[0].Credentials = &catalog.CredentialsSpec{Mapping: "snake"}
+				c.Services[0].Plans[1].Description = ""
+				c.Services[1].Description = ""
+			},
+			want: []*catalog.ValidationError{
+				{Path: sqsFifo + ".description", Message: "must not be empty"},
+				{Path: sqs + ".credentials.mapping", Message: `"snake" is not as-is, screaming-snake or servicebinding`},
+				{Path: sns + ".description", Message: "must not be empty"},
 			},
 		},
 		{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/brokerkit/brokerkit/credentials"
+	"github.com/brokerkit/brokerkit/internal/canary"
 )
 
 // fakeSTS is an AssumeRoleAPI that records its inputs and hands out
@@ -65,13 +67,15 @@ func (f *fakeSTS) inputs() []*sts.AssumeRoleInput {
 	return append([]*sts.AssumeRoleInput(nil), f.ins...)
 }
 
-const baseSecret = "base-secret-CANARY-9f8e7d"
+// baseSecret is the base identity's secret key: the repository-wide canary.
+const baseSecret = canary.Secret
 
 func newSource(t *testing.T, f *fakeSTS, optFns ...func(*credentials.Options)) *credentials.Source {
 	t.Helper()
+	canary.Plant(t)
 	base := credentials.Static("AKIABASE", baseSecret, "")
 	base.Region = "us-east-1"
-	src, err := credentials.New(credentials.Options{Base: base, STS: f}, optFns...)
+	src, err := credentials.New(credentials.Options{Base: base, STS: f, Logger: canary.Logger(t)}, optFns...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -489,7 +493,7 @@ func TestCallerIdentityAndCheck(t *testing.T) {
 	var clients atomic.Int64
 	var buf bytes.Buffer
 	src := newSource(t, f, func(o *credentials.Options) {
-		o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(&buf, canary.Writer(t)), nil))
 		o.NewIdentityClient = func(cfg aws.Config) credentials.CallerIdentityAPI {
 			clients.Add(1)
 			return credentials.CallerIdentityFunc(func(ctx context.Context, _ *sts.GetCallerIdentityInput, _ ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
@@ -538,7 +542,7 @@ func TestCheckFailureIsLoggedWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	src := newSource(t, &fakeSTS{}, func(o *credentials.Options) {
-		o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(&buf, canary.Writer(t)), nil))
 		o.NewIdentityClient = func(aws.Config) credentials.CallerIdentityAPI {
 			return credentials.CallerIdentityFunc(func(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 				return nil, errors.New("InvalidClientTokenId: The security token included in the request is invalid")

@@ -62,26 +62,26 @@ type Target struct {
 	// AccountID is the 12-digit ID of the account to assume a role in.
 	// Required with RoleName; optional with RoleARN, and then it must
 	// agree with the account in the ARN.
-	AccountID string
+	AccountID string `json:"account_id,omitempty"`
 	// RoleName is the name (without path) of the role to assume in
 	// AccountID. For a role with a path, set RoleARN instead.
-	RoleName string
+	RoleName string `json:"role_name,omitempty"`
 	// RoleARN is the full ARN of the role to assume. It wins over
 	// AccountID+RoleName, which must then be empty or agree with it.
-	RoleARN string
+	RoleARN string `json:"role_arn,omitempty"`
 	// ExternalID is sent as the ExternalId of AssumeRole, for roles whose
 	// trust policy requires one (the confused-deputy guard). 2 to 1224
 	// characters of letters, digits and +=,.@:/-_ .
-	ExternalID string
+	ExternalID string `json:"external_id,omitempty"`
 	// Region is the AWS region of the returned configuration. Empty means
 	// Options.DefaultRegion.
-	Region string
+	Region string `json:"region,omitempty"`
 	// SessionName is the RoleSessionName of AssumeRole; it appears in the
 	// target account's CloudTrail. Empty means Options.RoleSessionName.
-	SessionName string
+	SessionName string `json:"session_name,omitempty"`
 	// Duration is how long each assumed session lasts, 15m to 12h. Zero
 	// means Options.Duration.
-	Duration time.Duration
+	Duration time.Duration `json:"duration,omitempty"`
 }
 
 // IsZero reports whether t assumes no role, i.e. stands for the broker's

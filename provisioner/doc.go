@@ -34,6 +34,11 @@
 // # Concurrency
 //
 // A Tracker is safe for concurrent use; run one Run loop per Tracker. A
-// Store belongs to one Tracker (or to replicas of one). The zero Tracker
+// Store belongs to one Tracker (or to replicas of one). Replicas on a
+// Store that is a [Leaser] divide the operations in flight: each claims
+// an operation's lease before it starts or polls it, leaves alone those
+// leased by a live other replica, and lists the operations in flight
+// once per Options.LeaseDuration to take over those of a replica that
+// died. Without a Leaser every Tracker polls every operation it knows. The zero Tracker
 // is not usable: build one with [New].
 package provisioner

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/brokerkit/brokerkit/credentials"
 )
 
 // Kind is the kind of an operation.
@@ -47,8 +49,12 @@ type Instance struct {
 	// (a CloudFormation stack ID), empty until a Create returned one.
 	Resource string
 	// Outputs are the resources' outputs after the last successful
-	// operation.
+	// operation (without the secret ones, see [Observation.Secrets]).
 	Outputs map[string]string
+	// Target is the account, role and region the resources live in; the
+	// zero Target is the broker's own identity. A backend builds its
+	// clients for it (see credentials.Source).
+	Target credentials.Target
 }
 
 // Change is what an update asks for. Empty fields change nothing.
@@ -90,6 +96,13 @@ type Observation struct {
 	Description string
 	// Outputs are the resources' outputs, read when State is Succeeded.
 	Outputs map[string]string
+	// Secrets are outputs that must not be stored in plain text (the
+	// secret of an access key created for a binding). The Tracker seals
+	// them with its [Sealer] into [Record.SealedOutputs] (a Tracker
+	// without one fails the operation, since it could not keep them) and
+	// [Tracker.SecretOutputs] opens them. Set only with State Succeeded;
+	// on an update, nil keeps the instance's.
+	Secrets map[string]string
 	// InstanceUsable and UpdateRepeatable qualify a failed update or
 	// deprovision; nil means the OSB default (true).
 	InstanceUsable   *bool

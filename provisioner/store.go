@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/brokerkit/brokerkit/credentials"
 )
 
 // Operation is one accepted provision, update or deprovision. It is
@@ -73,6 +75,15 @@ type Record struct {
 	// stays pinned to it (see [Start.Template]).
 	Template string            `json:"template,omitempty"`
 	Outputs  map[string]string `json:"outputs,omitempty"`
+	// SealedOutputs are the outputs the Provisioner reported as secret
+	// ([Observation.Secrets]: an access key's secret), each sealed by the
+	// Tracker's [Sealer]; [Tracker.SecretOutputs] opens them.
+	SealedOutputs map[string][]byte `json:"sealed_outputs,omitempty"`
+	// Target is the account, role and region the instance's resources
+	// live in, chosen at provision and used by every later operation
+	// (and by the instance's bindings); zero means the broker's own.
+	// (Not omitzero: Target.IsZero is true for a region-only Target.)
+	Target credentials.Target `json:"target"`
 	// Operation is the last operation; never nil in a stored record.
 	Operation *Operation `json:"operation"`
 	// Deleted marks a tombstone: the instance was deprovisioned. It is
@@ -121,6 +132,12 @@ func (r *Record) Clone() *Record {
 		c.Outputs = make(map[string]string, len(r.Outputs))
 		for k, v := range r.Outputs {
 			c.Outputs[k] = v
+		}
+	}
+	if r.SealedOutputs != nil {
+		c.SealedOutputs = make(map[string][]byte, len(r.SealedOutputs))
+		for k, v := range r.SealedOutputs {
+			c.SealedOutputs[k] = append([]byte(nil), v...)
 		}
 	}
 	if r.Operation != nil {

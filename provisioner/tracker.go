@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/credentials"
 )
 
 // Errors the Tracker answers requests with, besides a [TerminalError]
@@ -37,7 +38,10 @@ var (
 	// returns it wrapped together with ErrNotFound, since a fetch of an
 	// instance in provisioning is a 404, while a bind to it is a 422.
 	ErrProvisioning = errors.New("provisioner: instance is being provisioned")
-	errNotYet       = fmt.Errorf("%w: %w", ErrNotFound, ErrProvisioning)
+	// ErrNoSealer: the Provisioner reported secret outputs (or a record
+	// holds sealed ones) and the Tracker has no Sealer to keep them.
+	ErrNoSealer = errors.New("provisioner: secret outputs need a Sealer")
+	errNotYet   = fmt.Errorf("%w: %w", ErrNotFound, ErrProvisioning)
 )
 
 // Options configure a [Tracker].
@@ -79,6 +83,13 @@ type Options struct {
 	// takes the operations due within half a PollInterval, so that
 	// jittered schedules still share one listing.
 	BatchSize int
+	// Owner names this Tracker in the leases of a Store that is a
+	// [Leaser] (default: random). Replicas must have distinct owners.
+	Owner string
+	// LeaseDuration is how long a lease lasts unless renewed, and so how
+	// long the operations of a replica that died wait for another one
+	// (default 2×MaxPollInterval). Ignored without a [Leaser].
+	LeaseDuration time.Duration
 }
 
 // Tracker runs instance operations: it writes each accepted operation to
@@ -117,6 +128,7 @@ type Tracker struct {
 	queued   map[string]*entry // operation ID → its entry in schedule
 	secrets  map[string]map[string]any
 	wake     chan struct{}
+	leases   *leases
 }
 
 // New returns a Tracker. It copies opts, then applies optFns.
@@ -147,12 +159,17 @@ func New(opts Options, optFns ...func(*Options)) (*Tracker, error) {
 	if opts.Clock == nil {
 		opts.Clock = systemClock{}
 	}
+	def(&opts.LeaseDuration, 2*opts.MaxPollInterval)
+	if opts.Owner == "" {
+		opts.Owner = randomOwner()
+	}
 	t := &Tracker{opts: opts, log: opts.Logger, queued: map[string]*entry{},
 		secrets: map[string]map[string]any{}, wake: make(chan struct{}, 1)}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	t.obs, _ = opts.Provisioner.(BatchObserver)
+	t.leases = newLeases(opts.Store, opts.Owner, opts.LeaseDuration)
 	return t, nil
 }
 
@@ -185,6 +202,10 @@ type ProvisionRequest struct {
 	SpaceGUID        string
 	Parameters       map[string]any
 	Context          map[string]any
+	// Target is the account, role and region the instance's resources
+	// go to (see [Record.Target]); the zero Target is the broker's own.
+	// A repeated provision must name the same Target.
+	Target credentials.Target
 	// Derived names the Parameters the caller filled in itself from other
 	// resources (a binding's instance outputs), not the user. They are
 	// stored and sent like the others but not compared when a repeated
@@ -231,7 +252,7 @@ func (t *Tracker) Provision(ctx context.Context, req ProvisionRequest) (Result, 
 		op := t.newOperation(KindProvision, now)
 		next := &Record{InstanceID: req.InstanceID, ServiceID: req.ServiceID, PlanID: req.PlanID,
 			OrganizationGUID: req.OrganizationGUID, SpaceGUID: req.SpaceGUID, Context: cloneMap(req.Context),
-			Parameters: plain, Secrets: secrets, Operation: op}
+			Parameters: plain, Secrets: secrets, Target: req.Target, Operation: op}
 		if rec != nil {
 			next.Version = rec.Version // reuse the tombstone's ID
 		}
@@ -442,7 +463,7 @@ func (t *Tracker) LastOperation(ctx context.Context, instanceID, opID string) (S
 	if op.State == InProgress {
 		st.RetryAfter = time.Second
 		t.mu.Lock()
-		if e := t.queued[op.ID]; e != nil && e.due.After(now) {
+		if e := t.queued[op.ID]; e != nil && e.due.After(now) && !t.leasedElsewhere(op.ID, now) {
 			st.RetryAfter = e.due.Sub(now)
 		}
 		t.mu.Unlock()
@@ -541,7 +562,7 @@ func instanceOf(rec *Record, secrets map[string]any) *Instance {
 	}
 	return &Instance{ID: rec.InstanceID, ServiceID: rec.ServiceID, PlanID: rec.PlanID,
 		OrganizationGUID: rec.OrganizationGUID, SpaceGUID: rec.SpaceGUID, Parameters: params,
-		Context: cloneMap(rec.Context), Resource: rec.Resource, Outputs: rec.Outputs}
+		Context: cloneMap(rec.Context), Resource: rec.Resource, Outputs: rec.Outputs, Target: rec.Target}
 }
 
 // start calls the backend for rec's recorded, not yet started operation.
@@ -549,6 +570,7 @@ func instanceOf(rec *Record, secrets map[string]any) *Instance {
 // terminal one is returned (the caller undoes the record).
 func (t *Tracker) start(ctx context.Context, rec *Record) (Result, error) {
 	op := rec.Operation
+	t.claimNew(ctx, rec)
 	err := t.call(ctx, rec)
 	if err == nil {
 		return Result{Outcome: Started, Operation: op}, nil
@@ -611,7 +633,7 @@ func (t *Tracker) call(ctx context.Context, rec *Record) error {
 			}
 		}
 		if st.Done {
-			t.finish(r, Observation{State: Succeeded, Outputs: r.Outputs}, now)
+			t.finish(r, Observation{State: Succeeded, Outputs: r.Outputs}, nil, now)
 			return
 		}
 		o.NextPoll = now.Add(t.backoff(0))
@@ -715,8 +737,9 @@ func (t *Tracker) restore(ctx context.Context, failed, prev *Record) {
 	}
 }
 
-// finish ends r's operation with obs, applying what a success means.
-func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
+// finish ends r's operation with obs, applying what a success means;
+// sealed are obs.Secrets sealed (see sealOutputs).
+func (t *Tracker) finish(r *Record, obs Observation, sealed map[string][]byte, now time.Time) {
 	op := r.Operation
 	op.State, op.Status, op.FinishedAt, op.UpdatedAt, op.NextPoll = obs.State, obs.Status, now, now, time.Time{}
 	op.Description = obs.Description
@@ -738,10 +761,13 @@ func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
 	}
 	switch op.Kind {
 	case KindProvision:
-		r.Outputs = obs.Outputs
+		r.Outputs, r.SealedOutputs = obs.Outputs, sealed
 	case KindUpdate:
 		if obs.Outputs != nil {
 			r.Outputs = obs.Outputs
+		}
+		if sealed != nil {
+			r.SealedOutputs = sealed
 		}
 		if op.Template != "" {
 			r.Template = op.Template
@@ -765,8 +791,48 @@ func (t *Tracker) finish(r *Record, obs Observation, now time.Time) {
 		}
 	case KindDeprovision:
 		r.Deleted, r.ExpiresAt = true, now.Add(t.opts.TombstoneTTL)
-		r.Outputs, r.Secrets = nil, nil
+		r.Outputs, r.Secrets, r.SealedOutputs = nil, nil, nil
 	}
+}
+
+// sealOutputs seals each secret output with the Sealer.
+func (t *Tracker) sealOutputs(secrets map[string]string) (map[string][]byte, error) {
+	if t.opts.Sealer == nil {
+		return nil, ErrNoSealer
+	}
+	sealed := make(map[string][]byte, len(secrets))
+	for k, v := range secrets {
+		b, err := t.opts.Sealer.Seal([]byte(v))
+		if err != nil {
+			return nil, fmt.Errorf("provisioner: sealing secret output %q: %w", k, err)
+		}
+		sealed[k] = b
+	}
+	return sealed, nil
+}
+
+// Catalog returns the catalog the Tracker was configured with.
+func (t *Tracker) Catalog() *catalog.Index { return t.opts.Catalog }
+
+// SecretOutputs opens rec's sealed outputs (see [Observation.Secrets])
+// with the Tracker's Sealer: a new map, nil when there are none. Its
+// errors name the output, never a value.
+func (t *Tracker) SecretOutputs(rec *Record) (map[string]string, error) {
+	if len(rec.SealedOutputs) == 0 {
+		return nil, nil
+	}
+	if t.opts.Sealer == nil {
+		return nil, ErrNoSealer
+	}
+	out := make(map[string]string, len(rec.SealedOutputs))
+	for k, b := range rec.SealedOutputs {
+		v, err := t.opts.Sealer.Open(b)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner: opening secret output %q: %w", k, err)
+		}
+		out[k] = string(v)
+	}
+	return out, nil
 }
 
 // backoff is the jittered delay before poll number n (0 = the first).
@@ -796,6 +862,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 	t.purge(ctx)
 	purgeTick := time.NewTicker(time.Hour)
 	defer purgeTick.Stop()
+	rescanTick, stopRescan := t.rescanEvery()
+	defer stopRescan()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -812,6 +880,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-purgeTick.C:
 			t.purge(ctx)
+		case <-rescanTick:
+			t.rescan(ctx)
 		}
 	}
 }
@@ -894,6 +964,9 @@ func (t *Tracker) round(ctx context.Context, due []*entry) {
 		if rec == nil || rec.Operation.ID != e.opID || rec.Operation.State != InProgress {
 			continue
 		}
+		if !t.claim(ctx, rec, e.polls) {
+			continue
+		}
 		op := rec.Operation
 		if (op.After != "" || !op.Started) && t.opts.Clock.Now().Sub(op.CreatedAt) > t.timeout(rec) {
 			t.apply(ctx, rec, Observation{State: InProgress}, nil, e.polls)
@@ -958,8 +1031,15 @@ func (t *Tracker) apply(ctx context.Context, rec *Record, obs Observation, err e
 		t.enqueue(rec.InstanceID, op.ID, now.Add(t.backoff(polls)), polls)
 		return
 	}
+	var sealed map[string][]byte
+	if obs.State == Succeeded && len(obs.Secrets) > 0 {
+		if sealed, err = t.sealOutputs(obs.Secrets); err != nil {
+			t.log.Error("sealing the secret outputs of an operation failed", "instance_id", rec.InstanceID, "operation", op.ID, "error", err)
+			obs = Observation{State: Failed, Status: obs.Status, Description: "The broker could not store the secret outputs of the " + string(op.Kind) + "."}
+		}
+	}
 	err = t.mark(ctx, rec.InstanceID, op.ID, func(o *Operation, r *Record) {
-		t.finish(r, obs, now)
+		t.finish(r, obs, sealed, now)
 	})
 	if errors.Is(err, errReplaced) {
 		return // a deprovision took over; it is scheduled on its own
@@ -969,6 +1049,7 @@ func (t *Tracker) apply(ctx context.Context, rec *Record, obs Observation, err e
 		t.enqueue(rec.InstanceID, op.ID, now.Add(t.backoff(polls)), polls)
 		return
 	}
+	t.release(ctx, rec.InstanceID, op.ID)
 	t.log.Info("operation finished", "instance_id", rec.InstanceID, "operation", op.ID, "kind", op.Kind, "state", obs.State, "status", obs.Status)
 }
 
@@ -992,7 +1073,7 @@ func (t *Tracker) retryStart(ctx context.Context, rec *Record) {
 		// last_operation says why.
 		now := t.opts.Clock.Now()
 		_ = t.mark(ctx, rec.InstanceID, op.ID, func(o *Operation, r *Record) {
-			t.finish(r, Observation{State: Failed, Description: describe(err)}, now)
+			t.finish(r, Observation{State: Failed, Description: describe(err)}, nil, now)
 		})
 	}
 }
@@ -1130,7 +1211,7 @@ func (t *Tracker) InFlight() int {
 // same: service, plan, organization, space and parameters (secret ones by
 // digest); the context is ignored.
 func sameAttributes(rec *Record, req ProvisionRequest) bool {
-	if rec.ServiceID != req.ServiceID || rec.PlanID != req.PlanID ||
+	if rec.ServiceID != req.ServiceID || rec.PlanID != req.PlanID || rec.Target != req.Target ||
 		rec.OrganizationGUID != req.OrganizationGUID || rec.SpaceGUID != req.SpaceGUID {
 		return false
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/store"
 )
@@ -43,6 +44,10 @@ func testIndex(t testing.TB) *catalog.Index {
 	}
 	return idx
 }
+
+// secretValue is the value of the secret parameter "password": the
+// repository-wide canary.
+const secretValue = canary.Secret
 
 type fakeClock struct {
 	mu  sync.Mutex
@@ -132,7 +137,7 @@ func newEnv(t *testing.T, prov *fakeProv, optFns ...func(*provisioner.Options)) 
 }
 
 func (e *env) newTracker(optFns ...func(*provisioner.Options)) *provisioner.Tracker {
-	tr, err := provisioner.New(provisioner.Options{Store: e.store, Provisioner: e.prov, Catalog: testIndex(e.t), Clock: e.clock,
+	tr, err := provisioner.New(provisioner.Options{Store: e.store, Provisioner: e.prov, Catalog: testIndex(e.t), Clock: e.clock, Logger: canary.Logger(e.t),
 		PollInterval: time.Second, MaxPollInterval: 10 * time.Second}, optFns...)
 	if err != nil {
 		e.t.Fatal(err)
@@ -474,6 +479,7 @@ func TestFailedUpdateKeepsTheInstance(t *testing.T) {
 }
 
 func TestSecretParameters(t *testing.T) {
+	canary.Plant(t)
 	ctx := context.Background()
 	var got *provisioner.Instance
 	prov := &fakeProv{create: func(_ *provisioner.Operation, inst *provisioner.Instance) (provisioner.Start, error) {
@@ -481,11 +487,11 @@ func TestSecretParameters(t *testing.T) {
 		return provisioner.Start{Resource: "s"}, nil
 	}}
 	e := newEnv(t, prov)
-	params := map[string]any{"password": "hunter2-SECRET", "size": 1}
+	params := map[string]any{"password": secretValue, "size": 1}
 	if _, err := e.tr.Provision(ctx, provisionReq(params)); err != nil {
 		t.Fatal(err)
 	}
-	if got == nil || got.Parameters["password"] != "hunter2-SECRET" {
+	if got == nil || got.Parameters["password"] != secretValue {
 		t.Fatalf("the backend did not get the secret: %v", got)
 	}
 	rec := e.record(instanceID)
@@ -493,7 +499,7 @@ func TestSecretParameters(t *testing.T) {
 	if strings.Contains(string(b), "hunter2") {
 		t.Fatalf("the store holds the secret in plain text: %s", b)
 	}
-	if res, err := e.tr.Provision(ctx, provisionReq(map[string]any{"password": "hunter2-SECRET", "size": 1})); err != nil || res.Outcome != provisioner.Joined {
+	if res, err := e.tr.Provision(ctx, provisionReq(map[string]any{"password": secretValue, "size": 1})); err != nil || res.Outcome != provisioner.Joined {
 		t.Errorf("same secret: %+v, %v; want Joined", res, err)
 	}
 	if _, err := e.tr.Provision(ctx, provisionReq(map[string]any{"password": "other", "size": 1})); !errors.Is(err, provisioner.ErrConflict) {
@@ -531,7 +537,7 @@ func TestSecretsAcrossARestart(t *testing.T) {
 				opt = func(*provisioner.Options) {}
 			}
 			e := newEnv(t, prov, opt)
-			if _, err := e.tr.Provision(ctx, provisionReq(map[string]any{"password": "hunter2-SECRET"})); err != nil {
+			if _, err := e.tr.Provision(ctx, provisionReq(map[string]any{"password": secretValue})); err != nil {
 				t.Fatal(err)
 			}
 			// Restart: a new Tracker on the same store.
@@ -543,7 +549,7 @@ func TestSecretsAcrossARestart(t *testing.T) {
 			e.settle(2)
 			rec := e.record(instanceID)
 			if sealed {
-				if password != "hunter2-SECRET" || rec.Operation.State != provisioner.Succeeded {
+				if password != secretValue || rec.Operation.State != provisioner.Succeeded {
 					t.Errorf("with a Sealer: password %v, operation %+v", password, rec.Operation)
 				}
 				return

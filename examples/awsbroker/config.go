@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/brokerkit/brokerkit/broker"
 )
@@ -33,6 +34,15 @@ type Config struct {
 	// State is the bbolt file of instance records. Bindings are kept in
 	// "bindings.db" in the same directory.
 	State string
+	// DynamoDBTable, if set, keeps the instance records in that DynamoDB
+	// table instead of State, shared with other replicas. Bindings stay
+	// in "bindings.db" beside State, per process.
+	DynamoDBTable string
+	// PollInterval is the delay before the first poll of an operation.
+	PollInterval time.Duration
+	// LeaseDuration is how long a replica's lease on an operation lasts
+	// (with DynamoDBTable only).
+	LeaseDuration time.Duration
 	// BindingKey is the file holding the AES-256 key that seals binding
 	// credentials and secret parameters (hex, created on first start).
 	BindingKey string
@@ -58,8 +68,8 @@ func (c Config) String() string {
 	for i, u := range c.Users {
 		users[i] = u.String()
 	}
-	return fmt.Sprintf("Config{Listen:%q TLS:%t Users:%v Templates:%q State:%q Region:%q StackPrefix:%q BrokerID:%q Rate:%g}",
-		c.Listen, c.TLSCert != "", users, c.Templates, c.State, c.Region, c.StackPrefix, c.BrokerID, c.Rate)
+	return fmt.Sprintf("Config{Listen:%q TLS:%t Users:%v Templates:%q State:%q DynamoDBTable:%q Region:%q StackPrefix:%q BrokerID:%q Rate:%g}",
+		c.Listen, c.TLSCert != "", users, c.Templates, c.State, c.DynamoDBTable, c.Region, c.StackPrefix, c.BrokerID, c.Rate)
 }
 
 // GoString is String, so %#v cannot print passwords either.
@@ -82,12 +92,15 @@ var settings = []setting{
 	{"users", "BROKER_USERS", "", "basic-auth credentials, `user:password[,user:password...]` (required; prefer the variable: flags show in ps)"},
 	{"templates", "BROKER_TEMPLATES", "", "`directory` of CloudFormation templates (default: the templates built into the program)"},
 	{"state", "BROKER_STATE", "", "bbolt `file` of instance records (default: <data dir>/state.db; data dir is $BROKER_DATA_DIR or <user config dir>/brokerkit)"},
+	{"dynamodb-table", "BROKER_DYNAMODB_TABLE", "", "DynamoDB `table` of instance records shared by replicas, instead of the -state file (create it with deploy/state-table.yaml); bindings stay in bindings.db beside -state, per replica"},
+	{"lease-duration", "BROKER_LEASE_DURATION", "2m", "with -dynamodb-table: how long a replica's lease on an operation lasts; a dead replica's operations wait this `duration` for another"},
+	{"poll-interval", "BROKER_POLL_INTERVAL", "5s", "`duration` before the first poll of an operation; later polls back off up to 12 times it"},
 	{"binding-key", "BROKER_BINDING_KEY", "", "`file` with the AES-256 key sealing binding credentials, created if absent (default: binding.key beside the state file)"},
 	{"region", "AWS_REGION", "", "AWS `region` (required)"},
 	{"role-arn", "BROKER_CFN_ROLE_ARN", "", "CloudFormation service role `ARN` (default: the caller's credentials)"},
 	{"stack-prefix", "BROKER_STACK_PREFIX", "brokerkit", "`prefix` of stack names and binding IAM user names"},
 	{"broker-id", "BROKER_ID", "brokerkit", "broker `ID`: seeds the catalog's IDs and tags every stack"},
-	{"rate", "BROKER_CFN_RATE", "5", "CloudFormation calls per `second`"},
+	{"rate", "BROKER_CFN_RATE", "5", "CloudFormation calls per `second` of this process; N replicas on one -dynamodb-table should each get the account's budget divided by N"},
 	{"log-level", "BROKER_LOG_LEVEL", "info", "lowest `level` logged: debug, info, warn or error"},
 }
 
@@ -99,6 +112,7 @@ var (
 	roleARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
 	prefixRE   = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,31}$`)
 	brokerIDRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$`)
+	tableRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
 )
 
 // parseConfig reads the configuration from args (without the program
@@ -198,6 +212,20 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		bad("state", "%q is a directory, not a file", c.State)
 	} else if fi, err := os.Stat(c.State); err == nil && fi.IsDir() {
 		bad("state", "%q is a directory, not a file", c.State)
+	}
+	c.DynamoDBTable = get["dynamodb-table"]
+	if c.DynamoDBTable != "" && !tableRE.MatchString(c.DynamoDBTable) {
+		bad("dynamodb-table", "%q is not a DynamoDB table name (3 to 255 letters, digits, '_', '-' or '.')", c.DynamoDBTable)
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"lease-duration", &c.LeaseDuration}, {"poll-interval", &c.PollInterval}} {
+		v, err := time.ParseDuration(get[d.name])
+		if err != nil || v < 10*time.Millisecond || v > 24*time.Hour {
+			bad(d.name, "%q is not a duration from 10ms to 24h, such as 2m", get[d.name])
+		}
+		*d.to = v
 	}
 	c.BindingKey = get["binding-key"]
 	if c.BindingKey == "" && c.State != "" {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -32,10 +33,11 @@ func baseEnv() map[string]string {
 // defaults is the Config of baseEnv.
 func defaults() Config {
 	return Config{
-		Listen:      "127.0.0.1:8080",
-		Users:       []broker.Credential{{Username: "platform", Password: "secret"}},
-		State:       filepath.Join("/data", "state.db"),
-		BindingKey:  filepath.Join("/data", "binding.key"),
+		Listen:       "127.0.0.1:8080",
+		Users:        []broker.Credential{{Username: "platform", Password: "secret"}},
+		State:        filepath.Join("/data", "state.db"),
+		BindingKey:   filepath.Join("/data", "binding.key"),
+		PollInterval: 5 * time.Second, LeaseDuration: 2 * time.Minute,
 		Region:      "us-east-1",
 		StackPrefix: "brokerkit",
 		BrokerID:    "brokerkit",
@@ -78,6 +80,7 @@ func TestParseConfig(t *testing.T) {
 				"-binding-key", "/secrets/key", "-region", "eu-west-2",
 				"-role-arn", "arn:aws:iam::123456789012:role/cfn-deploy", "-stack-prefix", "team-a",
 				"-broker-id", "prod-1", "-rate", "2.5", "-log-level", "debug", "-print-catalog",
+				"-dynamodb-table", "t.b-1", "-lease-duration", "45s", "-poll-interval", "2s",
 			},
 			env: map[string]string{},
 			want: func(c *Config) {
@@ -85,7 +88,8 @@ func TestParseConfig(t *testing.T) {
 					Users:     []broker.Credential{{Username: "a", Password: "1"}, {Username: "b", Password: "2"}},
 					Templates: templates, State: "/var/lib/b/instances.db", BindingKey: "/secrets/key",
 					Region: "eu-west-2", RoleARN: "arn:aws:iam::123456789012:role/cfn-deploy", StackPrefix: "team-a",
-					BrokerID: "prod-1", Rate: 2.5, PrintCatalog: true, LogLevel: slog.LevelDebug}
+					BrokerID: "prod-1", Rate: 2.5, PrintCatalog: true, LogLevel: slog.LevelDebug,
+					DynamoDBTable: "t.b-1", LeaseDuration: 45 * time.Second, PollInterval: 2 * time.Second}
 			},
 		},
 		{
@@ -102,7 +106,7 @@ func TestParseConfig(t *testing.T) {
 					Users:     []broker.Credential{{Username: "a", Password: "1"}, {Username: "b", Password: "2"}},
 					Templates: templates, State: "/var/lib/b/instances.db", BindingKey: "/secrets/key",
 					Region: "eu-west-2", RoleARN: "arn:aws:iam::123456789012:role/cfn-deploy", StackPrefix: "team-a",
-					BrokerID: "prod-1", Rate: 2.5, LogLevel: slog.LevelDebug}
+					BrokerID: "prod-1", Rate: 2.5, LogLevel: slog.LevelDebug, PollInterval: 5 * time.Second, LeaseDuration: 2 * time.Minute}
 			},
 		},
 		{
@@ -133,6 +137,13 @@ func TestParseConfig(t *testing.T) {
 			name: "state beside a custom binding key default", reason: "the binding key defaults to the state file's directory",
 			args: []string{"-state", "/srv/broker/x.db"}, env: baseEnv(),
 			want: func(c *Config) { c.State, c.BindingKey = "/srv/broker/x.db", "/srv/broker/binding.key" },
+		},
+		{
+			name: "replicas on DynamoDB", reason: "the table and the lease and poll durations come from flags or variables",
+			args: []string{"-dynamodb-table", "broker-state", "-poll-interval", "1s"}, env: with(baseEnv(), "BROKER_LEASE_DURATION", "30s"),
+			want: func(c *Config) {
+				c.DynamoDBTable, c.PollInterval, c.LeaseDuration = "broker-state", time.Second, 30*time.Second
+			},
 		},
 		{
 			name: "gov and new partitions' regions", reason: "region names are checked by shape, not by a list",

@@ -6,8 +6,9 @@
 // in a directory (by default the SQS, SNS, S3 and DynamoDB templates
 // built into the program); the catalog is read from the templates'
 // AWS::ServiceBroker::Specification metadata. Operations are recorded in
-// a bbolt file before CloudFormation is called, polled in the background
-// and resumed after a restart. Each binding is an IAM user allowed only
+// a bbolt file (or, for several replicas, a DynamoDB table:
+// -dynamodb-table) before CloudFormation is called, polled in the
+// background and resumed after a restart. Each binding is an IAM user allowed only
 // the data-plane actions on the instance's resources, with one access
 // key; its credentials are the stack's outputs plus AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY and AWS_REGION.
@@ -44,6 +45,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/time/rate"
@@ -53,6 +55,7 @@ import (
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
 	"github.com/brokerkit/brokerkit/provisioner/store"
+	"github.com/brokerkit/brokerkit/provisioner/store/dynamodb"
 )
 
 // The exit codes.
@@ -77,7 +80,7 @@ const (
 // templatesFS holds the example's own templates, the default of
 // -templates.
 //
-//go:embed templates/*.yaml
+//go:embed templates/*.yaml templates/bindings/*.yaml
 var templatesFS embed.FS
 
 func main() {
@@ -223,7 +226,7 @@ type running struct {
 	ln       net.Listener
 	tls      bool
 	tracker  *provisioner.Tracker
-	state    *store.Bolt
+	state    io.Closer // the bbolt file, or nothing to close for DynamoDB
 	bindings *bindingStore
 }
 
@@ -281,12 +284,23 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 		return nil, badValue("binding-key", err)
 	}
 
-	// The files: instance records and bindings.
-	state, err := store.OpenBolt(cfg.State, store.BoltOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", nameOf("state"), err)
+	// The instance records (a bbolt file, or a DynamoDB table shared by
+	// replicas) and the bindings file.
+	var records provisioner.Store
+	var state io.Closer = nopCloser{}
+	if cfg.DynamoDBTable != "" {
+		records, err = dynamodb.New(dynamodb.Options{Client: awsdynamodb.NewFromConfig(awsCfg), Table: cfg.DynamoDBTable, Namespace: "instances"})
+		if err != nil {
+			return nil, badValue("dynamodb-table", err)
+		}
+	} else {
+		db, err := store.OpenBolt(cfg.State, store.BoltOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", nameOf("state"), err)
+		}
+		closers = append(closers, db.Close)
+		records, state = db, db
 	}
-	closers = append(closers, state.Close)
 	bindings, err := openBindings(filepath.Join(filepath.Dir(cfg.State), "bindings.db"))
 	if err != nil {
 		return nil, err
@@ -308,9 +322,13 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 	if err != nil {
 		return nil, usageError{err: err}
 	}
+	poll, maxPoll := cfg.PollInterval, 12*cfg.PollInterval
+	if p.pollInterval > 0 {
+		poll, maxPoll = p.pollInterval, 4*p.pollInterval
+	}
 	tracker, err := provisioner.New(provisioner.Options{
-		Store: state, Provisioner: stacks, Catalog: idx, Sealer: sealer, Logger: log,
-		PollInterval: p.pollInterval, MaxPollInterval: 4 * p.pollInterval,
+		Store: records, Provisioner: stacks, Catalog: idx, Sealer: sealer, Logger: log,
+		PollInterval: poll, MaxPollInterval: maxPoll, LeaseDuration: cfg.LeaseDuration,
 	})
 	if err != nil {
 		return nil, err
@@ -352,7 +370,7 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 	}
 	log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "services", len(idx.Catalog().Services),
 		"region", cfg.Region, "account", aws.ToString(who.Account), "stack_prefix", cfg.StackPrefix,
-		"broker_id", cfg.BrokerID, "state", cfg.State, "users", len(cfg.Users))
+		"broker_id", cfg.BrokerID, "state", cfg.State, "dynamodb_table", cfg.DynamoDBTable, "users", len(cfg.Users))
 	if p.Ready != nil {
 		p.Ready(ln.Addr())
 	}
@@ -410,3 +428,9 @@ func (r *running) serve(ctx context.Context) int {
 	r.log.Info("stopped")
 	return code
 }
+
+// nopCloser is the state of a broker whose records are in DynamoDB: there
+// is no file to close.
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

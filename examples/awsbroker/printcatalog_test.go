@@ -107,14 +107,23 @@ func TestPrintCatalog(t *testing.T) {
 
 func TestPrintCatalogDirectory(t *testing.T) {
 	t.Parallel()
-	// A directory with the SQS template only.
+	// A directory with the SQS template and its binding template only.
 	dir := t.TempDir()
-	body, err := templatesFS.ReadFile("templates/sqs.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "queue.yaml"), body, 0o600); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"sqs.yaml", "bindings/sqs.yaml"} {
+		body, err := templatesFS.ReadFile("templates/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dir, filepath.FromSlash(strings.Replace(f, "sqs.yaml", "queue.yaml", 1)))
+		if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if f == "sqs.yaml" {
+			body = []byte(strings.Replace(string(body), "bindings/sqs.yaml", "bindings/queue.yaml", 1))
+		}
+		if err := os.WriteFile(name, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	code, out, errOut := runOnce(t, []string{"-print-catalog", "-templates", dir}, nil)
 	if code != exitOK {
@@ -138,6 +147,9 @@ func TestPrintCatalogErrors(t *testing.T) {
 	write := func(t *testing.T, files map[string]string) string {
 		dir := t.TempDir()
 		for name, body := range files {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -145,6 +157,10 @@ func TestPrintCatalogErrors(t *testing.T) {
 		return dir
 	}
 	sqs, err := templatesFS.ReadFile("templates/sqs.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqsBinding, err := templatesFS.ReadFile("templates/bindings/sqs.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,10 +176,17 @@ func TestPrintCatalogErrors(t *testing.T) {
 		}, []string{"-templates (BROKER_TEMPLATES)", "bare.yaml"}},
 		{"not YAML", func(t *testing.T) string { return write(t, map[string]string{"broken.yaml": "a: [b\n"}) }, []string{"broken.yaml"}},
 		{"two services with one name", func(t *testing.T) string {
-			return write(t, map[string]string{"a.yaml": string(sqs), "b.yaml": string(sqs)})
-		}, []string{"-templates (BROKER_TEMPLATES)"}},
+			return write(t, map[string]string{"a.yaml": string(sqs), "b.yaml": string(sqs), "bindings/sqs.yaml": string(sqsBinding)})
+		}, []string{"-templates (BROKER_TEMPLATES)", "also the name of"}},
+		{"no binding template", func(t *testing.T) string {
+			return write(t, map[string]string{"sqs.yaml": string(sqs)})
+		}, []string{"sqs.yaml", "BindingTemplate", `"bindings/sqs.yaml" does not exist`}},
+		{"a binding parameter that is no instance output", func(t *testing.T) string {
+			return write(t, map[string]string{"sqs.yaml": string(sqs),
+				"bindings/sqs.yaml": strings.ReplaceAll(string(sqsBinding), "QueueARN", "TopicARN")})
+		}, []string{"bindings/sqs.yaml", "Parameters.TopicARN", "not an output of sqs.yaml's template"}},
 		{"a plan fixing an unknown parameter", func(t *testing.T) string {
-			return write(t, map[string]string{"sqs.yaml": strings.Replace(string(sqs), `FifoQueue: "true"`, `Nope: "true"`, 1)})
+			return write(t, map[string]string{"sqs.yaml": strings.Replace(string(sqs), `FifoQueue: "true"`, `Nope: "true"`, 1), "bindings/sqs.yaml": string(sqsBinding)})
 		}, []string{"sqs.yaml", "Nope"}},
 	}
 	for _, tt := range tests {

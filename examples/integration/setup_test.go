@@ -19,6 +19,7 @@ import (
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/internal/mototest"
 	"github.com/brokerkit/brokerkit/internal/osbspec"
 	"github.com/brokerkit/brokerkit/provisioner"
@@ -29,6 +30,16 @@ import (
 // TestMain stops the moto_server that the tests against moto start on
 // first use (they share one per test binary).
 func TestMain(m *testing.M) { mototest.Main(m) }
+
+// testLogger writes warnings into the test's output; in a canary run
+// (internal/canary) every record, so that the run can look for the canary
+// in all of them.
+func testLogger(t testing.TB) *slog.Logger {
+	if canary.On() {
+		return canary.Logger(t)
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
 
 // The catalog's IDs are fixed: a platform stores them, so they never
 // change between restarts of the broker.
@@ -169,7 +180,7 @@ func startBroker(t testing.TB, cfg brokerConfig) *testBroker {
 	if cfg.MaxPollInterval == 0 {
 		cfg.MaxPollInterval = 250 * time.Millisecond
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger(t)
 	spec, err := osbspec.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"go.uber.org/goleak"
 
 	"github.com/brokerkit/brokerkit/internal/procgroup"
 )
@@ -63,11 +64,28 @@ type server struct {
 }
 
 // Main runs the tests of m, stops the moto_server that [Endpoint] may have
-// started, and exits with the tests' exit code. Call it from TestMain.
+// started, fails if the tests left goroutines running (goleak, see
+// [LeakOptions]), and exits with the tests' exit code. Call it from
+// TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
 	stop()
+	if code == 0 {
+		if err := goleak.Find(LeakOptions...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: the tests left goroutines running: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// LeakOptions are the goroutines Main does not count as leaks: idle
+// keep-alive connections of HTTP clients, which the transport closes on
+// its own schedule.
+var LeakOptions = []goleak.Option{
+	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 }
 
 // Endpoint returns the URL of a moto server (no trailing slash): the value

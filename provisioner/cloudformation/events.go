@@ -32,11 +32,11 @@ var cascadeReasons = []string{
 // it is not older than op.CreatedAt. A token of another operation, or an
 // event older than op.CreatedAt, ends the walk: events are newest first,
 // so all of op's have been seen.
-func (s *Stacks) opEvents(ctx context.Context, stackID string, op *provisioner.Operation, fn func(types.StackEvent) bool) error {
+func (s *Stacks) opEvents(ctx context.Context, c API, stackID string, op *provisioner.Operation, fn func(types.StackEvent) bool) error {
 	token := clientRequestToken(op.ID, "")
 	in := &cfn.DescribeStackEventsInput{StackName: aws.String(stackID)}
 	for range maxEventPages {
-		out, err := s.opts.Client.DescribeStackEvents(ctx, in)
+		out, err := c.DescribeStackEvents(ctx, in)
 		if err != nil {
 			return err
 		}
@@ -67,9 +67,9 @@ func (s *Stacks) opEvents(ctx context.Context, stackID string, op *provisioner.O
 // read of the events that failed transiently (throttling, 5xx) is an
 // error: the failure is observed again later rather than recorded, for
 // good, without its cause.
-func (s *Stacks) rootCause(ctx context.Context, st *types.Stack, op *provisioner.Operation) (string, error) {
+func (s *Stacks) rootCause(ctx context.Context, c API, st *types.Stack, op *provisioner.Operation) (string, error) {
 	var oldest *types.StackEvent
-	err := s.opEvents(ctx, aws.ToString(st.StackId), op, func(e types.StackEvent) bool {
+	err := s.opEvents(ctx, c, aws.ToString(st.StackId), op, func(e types.StackEvent) bool {
 		if isRootCandidate(e, aws.ToString(st.StackName)) {
 			oldest = &e
 		}
@@ -117,13 +117,13 @@ func formatEvent(e types.StackEvent) string {
 // failedResources returns the logical IDs of the resources that failed to
 // delete in the last delete of stack st (newest events first, up to the
 // stack's DELETE_IN_PROGRESS event that started it).
-func (s *Stacks) failedResources(ctx context.Context, st *types.Stack) ([]string, error) {
+func (s *Stacks) failedResources(ctx context.Context, c API, st *types.Stack) ([]string, error) {
 	name := aws.ToString(st.StackName)
 	in := &cfn.DescribeStackEventsInput{StackName: st.StackId}
 	seen := map[string]bool{}
 	var ids []string
 	for range maxEventPages {
-		out, err := s.opts.Client.DescribeStackEvents(ctx, in)
+		out, err := c.DescribeStackEvents(ctx, in)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
+	"github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
@@ -26,6 +27,10 @@ import (
 // free; while it is being deleted, the same error. Someone else's stack of
 // that name is a terminal [ErrNotOwned] (ReasonRefused).
 func (s *Stacks) Create(ctx context.Context, op *provisioner.Operation, inst *provisioner.Instance) (provisioner.Start, error) {
+	c, err := s.client(ctx, inst.Target)
+	if err != nil {
+		return provisioner.Start{}, err
+	}
 	name, err := s.StackName(inst)
 	if err != nil {
 		return provisioner.Start{}, err
@@ -55,21 +60,21 @@ func (s *Stacks) Create(ctx context.Context, op *provisioner.Operation, inst *pr
 	if s.opts.TerminationProtection {
 		in.EnableTerminationProtection = aws.Bool(true)
 	}
-	out, err := s.opts.Client.CreateStack(ctx, in)
+	out, err := c.CreateStack(ctx, in)
 	if err == nil {
 		id := aws.ToString(out.StackId)
 		s.log.InfoContext(ctx, "creating stack", "stack", name, "stack_id", id, "operation", op.ID, "instance_id", inst.ID, "template_id", t.ID)
 		return provisioner.Start{Resource: id, Template: t.ID}, nil
 	}
 	if isAlreadyExists(err) {
-		return s.existing(ctx, op, inst, name)
+		return s.existing(ctx, c, op, inst, name)
 	}
 	return provisioner.Start{}, s.failed(ctx, op, classify(err, "create stack "+name, params.values))
 }
 
 // existing judges the stack named name that a CreateStack for inst found.
-func (s *Stacks) existing(ctx context.Context, op *provisioner.Operation, inst *provisioner.Instance, name string) (provisioner.Start, error) {
-	st, found, err := s.describe(ctx, name)
+func (s *Stacks) existing(ctx context.Context, c API, op *provisioner.Operation, inst *provisioner.Instance, name string) (provisioner.Start, error) {
+	st, found, err := s.describe(ctx, c, name)
 	if err != nil {
 		return provisioner.Start{}, err
 	}
@@ -88,7 +93,7 @@ func (s *Stacks) existing(ctx context.Context, op *provisioner.Operation, inst *
 		if createdBy(st, op) {
 			break
 		}
-		_, err := s.opts.Client.DeleteStack(ctx, &cfn.DeleteStackInput{
+		_, err := c.DeleteStack(ctx, &cfn.DeleteStackInput{
 			StackName:          st.StackId,
 			ClientRequestToken: aws.String(clientRequestToken(op.ID, cleanupTokenPart)),
 			RoleARN:            s.roleARN(),
@@ -121,7 +126,11 @@ func (s *Stacks) existing(ctx context.Context, op *provisioner.Operation, inst *
 // ReasonRefused error wrapping [ErrStackNotFound], [ErrNotUpdatable] or
 // [ErrBusy].
 func (s *Stacks) Update(ctx context.Context, op *provisioner.Operation, inst *provisioner.Instance, change provisioner.Change) (provisioner.Start, error) {
-	st, found, err := s.lookup(ctx, inst)
+	c, err := s.client(ctx, inst.Target)
+	if err != nil {
+		return provisioner.Start{}, err
+	}
+	st, found, err := s.lookup(ctx, c, inst)
 	if err != nil {
 		return provisioner.Start{}, err
 	}
@@ -177,7 +186,7 @@ func (s *Stacks) Update(ctx context.Context, op *provisioner.Operation, inst *pr
 	} else {
 		in.UsePreviousTemplate = aws.Bool(true)
 	}
-	_, err = s.opts.Client.UpdateStack(ctx, in)
+	_, err = c.UpdateStack(ctx, in)
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "updating stack", "stack", name, "stack_id", id, "operation", op.ID, "instance_id", inst.ID, "plan_id", planID, "template_id", templateID, "new_template", newTemplate)
@@ -207,7 +216,11 @@ func (s *Stacks) Update(ctx context.Context, op *provisioner.Operation, inst *pr
 // protection is a terminal ReasonRefused error wrapping
 // [ErrTerminationProtected].
 func (s *Stacks) Delete(ctx context.Context, op *provisioner.Operation, inst *provisioner.Instance) (provisioner.Start, error) {
-	st, found, err := s.lookup(ctx, inst)
+	c, err := s.client(ctx, inst.Target)
+	if err != nil {
+		return provisioner.Start{}, err
+	}
+	st, found, err := s.lookup(ctx, c, inst)
 	if err != nil {
 		return provisioner.Start{}, err
 	}
@@ -227,13 +240,13 @@ func (s *Stacks) Delete(ctx context.Context, op *provisioner.Operation, inst *pr
 		RoleARN:            s.roleARN(),
 	}
 	if st.StackStatus == types.StackStatusDeleteFailed && s.opts.RetainResourcesOnDeleteFailure {
-		ids, err := s.failedResources(ctx, st)
+		ids, err := s.failedResources(ctx, c, st)
 		if err != nil {
 			return provisioner.Start{}, classify(err, "read events of stack "+name, nil)
 		}
 		in.RetainResources = ids
 	}
-	_, err = s.opts.Client.DeleteStack(ctx, in)
+	_, err = c.DeleteStack(ctx, in)
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "deleting stack", "stack", name, "stack_id", id, "operation", op.ID, "instance_id", inst.ID, "retain", in.RetainResources)
@@ -261,18 +274,22 @@ func (s *Stacks) Observe(ctx context.Context, req provisioner.ObserveRequest) (p
 	if req.Instance == nil || req.Operation == nil {
 		return provisioner.Observation{}, errors.New("cloudformation: Observe needs an Instance and an Operation")
 	}
-	st, found, err := s.lookup(ctx, req.Instance)
+	c, err := s.client(ctx, req.Instance.Target)
+	if err != nil {
+		return provisioner.Observation{}, err
+	}
+	st, found, err := s.lookup(ctx, c, req.Instance)
 	if err != nil {
 		return provisioner.Observation{}, err
 	}
 	if !found {
 		return missing(req.Operation.Kind), nil
 	}
-	return s.judge(ctx, st, req)
+	return s.judge(ctx, c, st, req)
 }
 
-// ObserveBatch observes reqs. From Options.BatchMin requests on, it lists
-// every stack with one paged DescribeStacks and matches them by stack ID;
+// ObserveBatch observes reqs. From Options.BatchMin requests of one
+// Target on, it lists every stack of that Target with one paged DescribeStacks and matches them by stack ID;
 // instances whose stack is not in the listing (deleted stacks, which the
 // listing leaves out, and instances without a stack ID) are observed one
 // by one. Events are read only for failures. Below BatchMin, it calls
@@ -280,37 +297,58 @@ func (s *Stacks) Observe(ctx context.Context, req provisioner.ObserveRequest) (p
 func (s *Stacks) ObserveBatch(ctx context.Context, reqs []provisioner.ObserveRequest) ([]provisioner.Observation, []error) {
 	obs := make([]provisioner.Observation, len(reqs))
 	errs := make([]error, len(reqs))
-	if s.opts.BatchMin < 0 || len(reqs) < s.opts.BatchMin {
-		for i, r := range reqs {
+	// One listing per account, role and region: group by Target.
+	groups := map[credentials.Target][]int{}
+	var order []credentials.Target
+	for i, r := range reqs {
+		var t credentials.Target
+		if r.Instance != nil {
+			t = r.Instance.Target
+		}
+		if _, ok := groups[t]; !ok {
+			order = append(order, t)
+		}
+		groups[t] = append(groups[t], i)
+	}
+	for _, t := range order {
+		idx := groups[t]
+		if s.opts.BatchMin < 0 || len(idx) < s.opts.BatchMin {
+			for _, i := range idx {
+				obs[i], errs[i] = s.Observe(ctx, reqs[i])
+			}
+			continue
+		}
+		c, err := s.client(ctx, t)
+		var listed map[string]*types.Stack
+		if err == nil {
+			listed, err = s.listStacks(ctx, c)
+		}
+		if err != nil {
+			for _, i := range idx {
+				errs[i] = err
+			}
+			continue
+		}
+		for _, i := range idx {
+			r := reqs[i]
+			if r.Instance != nil && r.Operation != nil && r.Instance.Resource != "" {
+				if st, ok := listed[r.Instance.Resource]; ok {
+					obs[i], errs[i] = s.judge(ctx, c, st, r)
+					continue
+				}
+			}
 			obs[i], errs[i] = s.Observe(ctx, r)
 		}
-		return obs, errs
-	}
-	listed, err := s.listStacks(ctx)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return obs, errs
-	}
-	for i, r := range reqs {
-		if r.Instance != nil && r.Operation != nil && r.Instance.Resource != "" {
-			if st, ok := listed[r.Instance.Resource]; ok {
-				obs[i], errs[i] = s.judge(ctx, st, r)
-				continue
-			}
-		}
-		obs[i], errs[i] = s.Observe(ctx, r)
 	}
 	return obs, errs
 }
 
 // listStacks reads every live stack of the account and region, by ID.
-func (s *Stacks) listStacks(ctx context.Context) (map[string]*types.Stack, error) {
+func (s *Stacks) listStacks(ctx context.Context, c API) (map[string]*types.Stack, error) {
 	out := map[string]*types.Stack{}
 	in := &cfn.DescribeStacksInput{}
 	for {
-		page, err := s.opts.Client.DescribeStacks(ctx, in)
+		page, err := c.DescribeStacks(ctx, in)
 		if err != nil {
 			return nil, classify(err, "list stacks", nil)
 		}
@@ -337,7 +375,7 @@ func missing(kind provisioner.Kind) provisioner.Observation {
 
 // judge turns stack st into the observation of req's operation. Its only
 // error is a transient failure to read a failure's root cause.
-func (s *Stacks) judge(ctx context.Context, st *types.Stack, req provisioner.ObserveRequest) (provisioner.Observation, error) {
+func (s *Stacks) judge(ctx context.Context, c API, st *types.Stack, req provisioner.ObserveRequest) (provisioner.Observation, error) {
 	kind := req.Operation.Kind
 	v := Judge(kind, string(st.StackStatus))
 	obs := provisioner.Observation{State: v.State, Status: string(st.StackStatus), InstanceUsable: v.InstanceUsable, UpdateRepeatable: v.UpdateRepeatable}
@@ -350,7 +388,7 @@ func (s *Stacks) judge(ctx context.Context, st *types.Stack, req provisioner.Obs
 			}
 		}
 	case provisioner.Failed:
-		cause, err := s.rootCause(ctx, st, req.Operation)
+		cause, err := s.rootCause(ctx, c, st, req.Operation)
 		if err != nil {
 			return provisioner.Observation{}, err
 		}
@@ -385,15 +423,15 @@ func (s *Stacks) secretValues(ctx context.Context, inst *provisioner.Instance) [
 
 // lookup reads inst's stack: by stack ID if it has one, else by name, in
 // which case a stack that is not inst's counts as not found.
-func (s *Stacks) lookup(ctx context.Context, inst *provisioner.Instance) (*types.Stack, bool, error) {
+func (s *Stacks) lookup(ctx context.Context, c API, inst *provisioner.Instance) (*types.Stack, bool, error) {
 	if inst.Resource != "" {
-		return s.describe(ctx, inst.Resource)
+		return s.describe(ctx, c, inst.Resource)
 	}
 	name, err := s.StackName(inst)
 	if err != nil {
 		return nil, false, err
 	}
-	st, found, err := s.describe(ctx, name)
+	st, found, err := s.describe(ctx, c, name)
 	if err != nil || !found {
 		return nil, false, err
 	}
@@ -405,8 +443,8 @@ func (s *Stacks) lookup(ctx context.Context, inst *provisioner.Instance) (*types
 
 // describe reads one stack by name or ID; found is false if it does not
 // exist.
-func (s *Stacks) describe(ctx context.Context, nameOrID string) (st *types.Stack, found bool, err error) {
-	out, err := s.opts.Client.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(nameOrID)})
+func (s *Stacks) describe(ctx context.Context, c API, nameOrID string) (st *types.Stack, found bool, err error) {
+	out, err := c.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(nameOrID)})
 	if err != nil {
 		if isNotFound(err) {
 			return nil, false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/brokerkit/brokerkit/internal/canary"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
@@ -20,7 +22,7 @@ var ctx = context.Background()
 
 func TestNewValidates(t *testing.T) {
 	_, err := New(Options{StackPrefix: "9bad"})
-	for _, want := range []string{"Client is required", "Catalog is required", "Templates is required", "StackPrefix"} {
+	for _, want := range []string{"Client or Options.Clients is required", "Catalog is required", "Templates is required", "StackPrefix"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(bad options) = %v, want an error containing %q", err, want)
 		}
@@ -167,20 +169,21 @@ func TestCreateAlreadyExists(t *testing.T) {
 }
 
 func TestCreateErrorsHoldNoValues(t *testing.T) {
+	secret := canary.Plant(t)
 	f := &fakeAPI{create: func(*cfn.CreateStackInput) (*cfn.CreateStackOutput, error) {
-		return nil, validationError("Parameter Password failed to satisfy constraint: value hunter22secret is too weak; Retention 1209600 too large")
+		return nil, validationError("Parameter Password failed to satisfy constraint: value " + secret + " is too weak; Retention 1209600 too large")
 	}}
 	var logs strings.Builder
-	s := newTestStacks(f, func(o *Options) { o.Logger = newTextLogger(&logs) })
+	s := newTestStacks(f, func(o *Options) { o.Logger = newTextLogger(io.MultiWriter(&logs, canary.Writer(t))) })
 	inst := testInstance()
 	inst.Resource = ""
-	inst.Parameters = map[string]any{"Password": "hunter22secret", "Retention": json.Number("1209600")}
+	inst.Parameters = map[string]any{"Password": secret, "Retention": json.Number("1209600")}
 	_, err := s.Create(ctx, testOp(provisioner.KindProvision), inst)
 	if classOf(err) != cInvalid {
 		t.Errorf("err = %v, want terminal invalid", err)
 	}
 	for _, text := range []string{err.Error(), logs.String()} {
-		if strings.Contains(text, "hunter22secret") || strings.Contains(text, "1209600") {
+		if strings.Contains(text, secret) || strings.Contains(text, "1209600") {
 			t.Errorf("a parameter value leaked: %q", text)
 		}
 	}
@@ -543,19 +546,20 @@ func TestObserveRootCause(t *testing.T) {
 }
 
 func TestObserveRedactsSecrets(t *testing.T) {
+	secret := canary.Plant(t)
 	f := &fakeAPI{
 		describe: func(*cfn.DescribeStacksInput) (*cfn.DescribeStacksOutput, error) {
 			return stackOf(types.StackStatusRollbackComplete), nil
 		},
 		events: func(*cfn.DescribeStackEventsInput) (*cfn.DescribeStackEventsOutput, error) {
 			return &cfn.DescribeStackEventsOutput{StackEvents: []types.StackEvent{
-				stackEvent("User", "AWS::IAM::User", types.ResourceStatusCreateFailed, "Password pa55word-x does not meet policy", "op-provision"),
+				stackEvent("User", "AWS::IAM::User", types.ResourceStatusCreateFailed, "Password "+secret+" does not meet policy", "op-provision"),
 			}}, nil
 		},
 	}
 	inst := testInstance()
-	inst.Parameters = map[string]any{"Password": "pa55word-x"}
-	got, err := newTestStacks(f).Observe(ctx, provisioner.ObserveRequest{Instance: inst, Operation: testOp(provisioner.KindProvision)})
+	inst.Parameters = map[string]any{"Password": secret}
+	got, err := newTestStacks(f, func(o *Options) { o.Logger = canary.Logger(t) }).Observe(ctx, provisioner.ObserveRequest{Instance: inst, Operation: testOp(provisioner.KindProvision)})
 	if err != nil {
 		t.Fatal(err)
 	}

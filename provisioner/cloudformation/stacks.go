@@ -12,6 +12,7 @@ import (
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
@@ -99,9 +100,18 @@ func (m StaticTemplates) Template(_ context.Context, _, planID string) (Template
 
 // Options configure [Stacks].
 type Options struct {
-	// Client calls CloudFormation; required. [NewClient] builds one with
-	// the retryer and rate limit this package recommends.
+	// Client calls CloudFormation for instances whose Target is zero
+	// (the broker's own account). [NewClient] builds one with the retryer
+	// and rate limit this package recommends. Client or Clients is
+	// required.
 	Client API
+	// Clients returns the client for an instance's non-zero Target (see
+	// provisioner.Instance.Target): the account, role and region its
+	// stack lives in. It is called on every operation, so it must cache
+	// (credentials.Clients does: pass its For method). Nil refuses
+	// instances with a non-zero Target; when Client is nil, Clients
+	// serves zero Targets too.
+	Clients func(ctx context.Context, t credentials.Target) (API, error)
 	// Catalog gives the service names used in stack names; required.
 	Catalog *catalog.Index
 	// Templates gives each plan's template; required.
@@ -161,8 +171,8 @@ func New(opts Options, optFns ...func(*Options)) (*Stacks, error) {
 		opts.BatchMin = 20
 	}
 	var errs []error
-	if opts.Client == nil {
-		errs = append(errs, errors.New("cloudformation: Options.Client is required"))
+	if opts.Client == nil && opts.Clients == nil {
+		errs = append(errs, errors.New("cloudformation: Options.Client or Options.Clients is required"))
 	}
 	if opts.Catalog == nil {
 		errs = append(errs, errors.New("cloudformation: Options.Catalog is required"))
@@ -184,6 +194,21 @@ func New(opts Options, optFns ...func(*Options)) (*Stacks, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Stacks{opts: opts, log: log}, nil
+}
+
+// client returns the CloudFormation client for t.
+func (s *Stacks) client(ctx context.Context, t credentials.Target) (API, error) {
+	if t == (credentials.Target{}) && s.opts.Client != nil {
+		return s.opts.Client, nil
+	}
+	if s.opts.Clients == nil {
+		return nil, provisioner.Terminal(provisioner.ReasonInvalid, fmt.Errorf("cloudformation: no client for target %v (Options.Clients is nil)", t))
+	}
+	c, err := s.opts.Clients(ctx, t)
+	if errors.Is(err, credentials.ErrInvalidTarget) {
+		return nil, provisioner.Terminal(provisioner.ReasonInvalid, err)
+	}
+	return c, err
 }
 
 // StackName returns the name of inst's stack (see the package function

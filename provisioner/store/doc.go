@@ -28,7 +28,10 @@
 // bbolt, which runs one write transaction at a time while reads proceed
 // concurrently on a consistent snapshot. Neither serves several
 // processes or replicas: Memory lives in one process, and Bolt's file
-// can be open in one process only (below). Replicas need a shared store.
+// can be open in one process only (below). Replicas need a shared store,
+// such as package store/dynamodb. [Memory.Leased] gives a view of a
+// Memory that is also a [provisioner.Leaser], for tests of several
+// Trackers in one process.
 //
 // Both return copies: a caller may change a returned record, or the
 // record it passed to Put, without changing what is stored.

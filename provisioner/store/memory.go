@@ -30,6 +30,8 @@ type Memory struct {
 	// number of records in flight, not the number of records.
 	inflight   map[string]struct{}
 	tombstones map[string]struct{}
+	// leases are the operations' leases (see Leased), by instance.
+	leases map[string]provisioner.Lease
 }
 
 // NewMemory returns an empty Memory.

@@ -26,6 +26,11 @@ func TestMemoryZeroValue(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) provisioner.Store { return new(store.Memory) })
 }
 
+func TestLeasedMemoryContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) provisioner.Store { return store.NewMemory().Leased() })
+	storetest.RunLeaser(t, func(t *testing.T) provisioner.Leaser { return store.NewMemory().Leased() })
+}
+
 // TestBoltContract runs the contract with fsync on, as in production.
 func TestBoltContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) provisioner.Store {

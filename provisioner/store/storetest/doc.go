@@ -1,6 +1,7 @@
 // Package storetest is the contract of [provisioner.Store] as a test
 // suite, so that every implementation (the memory and bbolt stores of
-// package store, a DynamoDB store later) is held to the same rules:
+// package store, the DynamoDB store of package store/dynamodb) is held to
+// the same rules, and every [provisioner.Leaser] to [RunLeaser]'s:
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) provisioner.Store {

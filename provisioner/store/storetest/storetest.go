@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/provisioner"
 )
 
@@ -111,9 +112,12 @@ func fullRecord(id string) *provisioner.Record {
 		Secrets: map[string]provisioner.SecretValue{
 			"password": {Digest: "hmac-sha256:3q2+7w==", Salt: []byte{1, 2, 3, 4}, Sealed: []byte("sealed-bytes")},
 		},
-		Resource: "arn:aws:cloudformation:eu-west-1:123456789012:stack/x/1",
-		Template: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		Outputs:  map[string]string{"Endpoint": "db.example.com:5432"},
+		Resource:      "arn:aws:cloudformation:eu-west-1:123456789012:stack/x/1",
+		Template:      "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		Outputs:       map[string]string{"Endpoint": "db.example.com:5432"},
+		SealedOutputs: map[string][]byte{"SecretAccessKey": []byte("sealed-output")},
+		Target: credentials.Target{AccountID: "111111111111", RoleName: "broker", RoleARN: "arn:aws:iam::111111111111:role/broker", ExternalID: "ext-1",
+			Region: "eu-west-1", SessionName: "s", Duration: 90 * time.Minute},
 		Operation: &provisioner.Operation{
 			ID:               "op-token-1",
 			Kind:             provisioner.KindUpdate,
@@ -287,6 +291,9 @@ func mutate(r *provisioner.Record) {
 	sv.Sealed[0] = 'X'
 	r.Secrets["other"] = provisioner.SecretValue{Digest: "added"}
 	r.Outputs["Endpoint"] = "mutated"
+	r.SealedOutputs["SecretAccessKey"][0] = 'X'
+	r.SealedOutputs["other"] = []byte("added")
+	r.Target.AccountID = "222222222222"
 	op := r.Operation
 	op.State = provisioner.Failed
 	op.Attempts = 99

@@ -1,0 +1,82 @@
+package canary
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Report is what [Scan] found in a `go test -json` stream.
+type Report struct {
+	// Leaks are the output lines holding the secret, each prefixed with
+	// its package and test.
+	Leaks []string
+	// Planted counts, per package, the tests that planted the canary.
+	Planted map[string]int
+	// Tests counts the tests that ran; Failed those that failed, and
+	// FailedNames names them ("package Test").
+	Tests, Failed int
+	FailedNames   []string
+}
+
+// event is one line of `go test -json`.
+type event struct {
+	Action  string
+	Package string
+	Test    string
+	Output  string
+}
+
+// Scan reads a `go test -json` stream and reports every output line that
+// holds the secret, and which packages planted it. Lines that are not
+// JSON (build errors) are scanned too.
+func Scan(r io.Reader, secret string) (Report, error) {
+	rep := Report{Planted: map[string]int{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	planted := map[string]bool{}
+	for sc.Scan() {
+		line := sc.Text()
+		var e event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			if strings.Contains(line, secret) {
+				rep.Leaks = append(rep.Leaks, "(not JSON): "+line)
+			}
+			continue
+		}
+		switch {
+		case e.Action == "output" && strings.Contains(e.Output, secret):
+			rep.Leaks = append(rep.Leaks, fmt.Sprintf("%s %s: %s", e.Package, e.Test, strings.TrimSpace(e.Output)))
+		case e.Action == "output" && e.Test != "" && strings.Contains(e.Output, PlantedMarker):
+			if k := e.Package + " " + e.Test; !planted[k] {
+				planted[k] = true
+				rep.Planted[e.Package]++
+			}
+		case e.Action == "pass" && e.Test != "":
+			rep.Tests++
+		case e.Action == "fail" && e.Test != "":
+			rep.Tests++
+			rep.Failed++
+			rep.FailedNames = append(rep.FailedNames, e.Package+" "+e.Test)
+		}
+	}
+	return rep, sc.Err()
+}
+
+// Summary prints the planted counts, one package a line.
+func (r Report) Summary() string {
+	pkgs := make([]string, 0, len(r.Planted))
+	for p := range r.Planted {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d tests ran, %d failed; the canary was planted by:\n", r.Tests, r.Failed)
+	for _, p := range pkgs {
+		fmt.Fprintf(&b, "  %-60s %d tests\n", p, r.Planted[p])
+	}
+	return b.String()
+}
