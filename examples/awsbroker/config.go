@@ -31,12 +31,12 @@ type Config struct {
 	// Templates is a directory of CloudFormation templates; "" means the
 	// templates embedded in the program.
 	Templates string
-	// State is the bbolt file of instance records. Bindings are kept in
-	// "bindings.db" in the same directory.
+	// State is the bbolt file of instance records. Binding records are
+	// kept in "bindings.db" in the same directory.
 	State string
-	// DynamoDBTable, if set, keeps the instance records in that DynamoDB
-	// table instead of State, shared with other replicas. Bindings stay
-	// in "bindings.db" beside State, per process.
+	// DynamoDBTable, if set, keeps the instance and binding records in
+	// that DynamoDB table (in two namespaces) instead of State and
+	// bindings.db, shared with other replicas.
 	DynamoDBTable string
 	// PollInterval is the delay before the first poll of an operation.
 	PollInterval time.Duration
@@ -50,7 +50,17 @@ type Config struct {
 	Region string
 	// RoleARN is the CloudFormation service role, or "".
 	RoleARN string
-	// StackPrefix starts every stack name and binding IAM user name.
+	// AllowTargetAccount lets users choose an instance's account with the
+	// target_account_id and target_role_name parameters.
+	AllowTargetAccount bool
+	// TargetRoleName is the role assumed in a target account when the
+	// user names none.
+	TargetRoleName string
+	// TargetExternalID is the ExternalId sent when assuming a role in a
+	// target account. A secret: String never prints it.
+	TargetExternalID string
+	// StackPrefix starts every stack name: "<prefix>-" for instances,
+	// "<prefix>-bind-" for bindings.
 	StackPrefix string
 	// BrokerID seeds the catalog's IDs and tags every stack.
 	BrokerID string
@@ -62,14 +72,20 @@ type Config struct {
 	LogLevel slog.Level
 }
 
-// String describes c without passwords.
+// String describes c without passwords or the target external ID.
 func (c Config) String() string {
 	users := make([]string, len(c.Users))
 	for i, u := range c.Users {
 		users[i] = u.String()
 	}
-	return fmt.Sprintf("Config{Listen:%q TLS:%t Users:%v Templates:%q State:%q DynamoDBTable:%q Region:%q StackPrefix:%q BrokerID:%q Rate:%g}",
-		c.Listen, c.TLSCert != "", users, c.Templates, c.State, c.DynamoDBTable, c.Region, c.StackPrefix, c.BrokerID, c.Rate)
+	externalID := ""
+	if c.TargetExternalID != "" {
+		externalID = "[redacted]"
+	}
+	return fmt.Sprintf("Config{Listen:%q TLS:%t Users:%v Templates:%q State:%q DynamoDBTable:%q Region:%q StackPrefix:%q BrokerID:%q Rate:%g "+
+		"AllowTargetAccount:%t TargetRoleName:%q TargetExternalID:%s}",
+		c.Listen, c.TLSCert != "", users, c.Templates, c.State, c.DynamoDBTable, c.Region, c.StackPrefix, c.BrokerID, c.Rate,
+		c.AllowTargetAccount, c.TargetRoleName, externalID)
 }
 
 // GoString is String, so %#v cannot print passwords either.
@@ -92,27 +108,52 @@ var settings = []setting{
 	{"users", "BROKER_USERS", "", "basic-auth credentials, `user:password[,user:password...]` (required; prefer the variable: flags show in ps)"},
 	{"templates", "BROKER_TEMPLATES", "", "`directory` of CloudFormation templates (default: the templates built into the program)"},
 	{"state", "BROKER_STATE", "", "bbolt `file` of instance records (default: <data dir>/state.db; data dir is $BROKER_DATA_DIR or <user config dir>/brokerkit)"},
-	{"dynamodb-table", "BROKER_DYNAMODB_TABLE", "", "DynamoDB `table` of instance records shared by replicas, instead of the -state file (create it with deploy/state-table.yaml); bindings stay in bindings.db beside -state, per replica"},
+	{"dynamodb-table", "BROKER_DYNAMODB_TABLE", "", "DynamoDB `table` of instance and binding records shared by replicas, instead of the -state file and bindings.db (create it with deploy/state-table.yaml)"},
 	{"lease-duration", "BROKER_LEASE_DURATION", "2m", "with -dynamodb-table: how long a replica's lease on an operation lasts; a dead replica's operations wait this `duration` for another"},
 	{"poll-interval", "BROKER_POLL_INTERVAL", "5s", "`duration` before the first poll of an operation; later polls back off up to 12 times it"},
 	{"binding-key", "BROKER_BINDING_KEY", "", "`file` with the AES-256 key sealing binding credentials, created if absent (default: binding.key beside the state file)"},
 	{"region", "AWS_REGION", "", "AWS `region` (required)"},
-	{"role-arn", "BROKER_CFN_ROLE_ARN", "", "CloudFormation service role `ARN` (default: the caller's credentials)"},
-	{"stack-prefix", "BROKER_STACK_PREFIX", "brokerkit", "`prefix` of stack names and binding IAM user names"},
+	{"role-arn", "BROKER_CFN_ROLE_ARN", "", "CloudFormation service role `ARN` (default: the caller's credentials); not with -allow-target-account"},
+	{"allow-target-account", "BROKER_ALLOW_TARGET_ACCOUNT", "false", "`true` lets users choose an instance's AWS account with the target_account_id (and target_role_name) parameters; the broker assumes that role there"},
+	{"target-role-name", "BROKER_TARGET_ROLE_NAME", "", "with -allow-target-account: IAM role `name` assumed in a target account when the user names none"},
+	{"target-external-id", "BROKER_TARGET_EXTERNAL_ID", "", "with -allow-target-account: external `ID` sent when assuming a target account's role; a secret, never printed (prefer the variable: flags show in ps)"},
+	{"stack-prefix", "BROKER_STACK_PREFIX", "brokerkit", "`prefix` of stack names: <prefix>-<service>-<instance> and <prefix>-bind-<service>-<binding>"},
 	{"broker-id", "BROKER_ID", "brokerkit", "broker `ID`: seeds the catalog's IDs and tags every stack"},
 	{"rate", "BROKER_CFN_RATE", "5", "CloudFormation calls per `second` of this process; N replicas on one -dynamodb-table should each get the account's budget divided by N"},
 	{"log-level", "BROKER_LOG_LEVEL", "info", "lowest `level` logged: debug, info, warn or error"},
 }
 
+// boolSettings are the settings given as bool flags ("-allow-target-account"
+// alone is true); their values are still checked as text.
+var boolSettings = map[string]bool{"allow-target-account": true}
+
+// boolFlag is a bool flag whose value is kept as text, like the others.
+type boolFlag struct{ v *string }
+
+func (b boolFlag) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+func (b boolFlag) Set(s string) error { *b.v = s; return nil }
+func (b boolFlag) IsBoolFlag() bool   { return true }
+
 // errHelp is returned by parseConfig for -h: the usage was printed.
 var errHelp = flag.ErrHelp
 
 var (
-	regionRE   = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
-	roleARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
-	prefixRE   = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,31}$`)
-	brokerIDRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$`)
-	tableRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
+	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
+	// At most 27 characters, so that the bindings' "<prefix>-bind" fits
+	// CloudFormation's 32.
+	prefixRE   = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,26}$`)
+	roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	// externalIDRE is STS's rule for ExternalId's characters; its length
+	// (2 to 1224) is checked apart, since RE2 repeats at most 1000.
+	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	brokerIDRE   = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$`)
+	tableRE      = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
 )
 
 // parseConfig reads the configuration from args (without the program
@@ -128,7 +169,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	vals := map[string]*string{}
 	for _, s := range settings {
 		u := s.usage + " [$" + s.env + "]"
-		vals[s.flag] = fs.String(s.flag, s.def, u)
+		v := s.def
+		vals[s.flag] = &v
+		if boolSettings[s.flag] {
+			fs.Var(boolFlag{&v}, s.flag, u)
+		} else {
+			fs.StringVar(&v, s.flag, s.def, u)
+		}
 	}
 	printCatalog := fs.Bool("print-catalog", false, "validate the templates, print the OSB catalog as JSON and exit")
 	fs.Usage = func() {}
@@ -245,9 +292,35 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		bad("role-arn", "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", c.RoleARN)
 	}
 
+	allow, err := strconv.ParseBool(get["allow-target-account"])
+	if err != nil {
+		bad("allow-target-account", "%q is not true or false", get["allow-target-account"])
+	}
+	c.AllowTargetAccount = allow
+	c.TargetRoleName = get["target-role-name"]
+	if c.TargetRoleName != "" && !roleNameRE.MatchString(c.TargetRoleName) {
+		bad("target-role-name", "%q is not an IAM role name (1 to 64 letters, digits and +=,.@_-)", c.TargetRoleName)
+	}
+	// Never quoted: the external ID is a secret.
+	c.TargetExternalID = get["target-external-id"]
+	if n := len(c.TargetExternalID); n > 0 && (n < 2 || n > 1224 || !externalIDRE.MatchString(c.TargetExternalID)) {
+		bad("target-external-id", "not an external ID (2 to 1224 letters, digits and +=,.@:/-_)")
+	}
+	if !c.AllowTargetAccount {
+		for _, f := range []string{"target-role-name", "target-external-id"} {
+			if get[f] != "" {
+				bad(f, "only with %s true", nameOf("allow-target-account"))
+			}
+		}
+	}
+	if c.AllowTargetAccount && c.RoleARN != "" {
+		errs = append(errs, fmt.Errorf("%s and %s: a CloudFormation service role of the broker's account cannot serve stacks in other accounts; give one or the other",
+			nameOf("role-arn"), nameOf("allow-target-account")))
+	}
+
 	c.StackPrefix = get["stack-prefix"]
 	if !prefixRE.MatchString(c.StackPrefix) {
-		bad("stack-prefix", "%q must be a letter then at most 31 letters, digits or hyphens", c.StackPrefix)
+		bad("stack-prefix", "%q must be a letter then at most 26 letters, digits or hyphens", c.StackPrefix)
 	}
 
 	c.BrokerID = get["broker-id"]

@@ -122,6 +122,27 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "target accounts", reason: "-allow-target-account is a bool flag; the role name and external ID go with it",
+			args: []string{"-allow-target-account", "-target-role-name", "broker-target"},
+			env:  with(baseEnv(), "BROKER_TARGET_EXTERNAL_ID", " ext:id/1 "),
+			want: func(c *Config) {
+				c.AllowTargetAccount, c.TargetRoleName, c.TargetExternalID = true, "broker-target", "ext:id/1"
+			},
+		},
+		{
+			name: "target accounts from variables", reason: "each variable sets its field",
+			env: with(baseEnv(), "BROKER_ALLOW_TARGET_ACCOUNT", "true", "BROKER_TARGET_ROLE_NAME", "r", "BROKER_TARGET_EXTERNAL_ID", "xx"),
+			want: func(c *Config) {
+				c.AllowTargetAccount, c.TargetRoleName, c.TargetExternalID = true, "r", "xx"
+			},
+		},
+		{
+			name: "target accounts off by flag", reason: "-allow-target-account=false wins over its variable",
+			args: []string{"-allow-target-account=false"},
+			env:  with(baseEnv(), "BROKER_ALLOW_TARGET_ACCOUNT", "true"),
+			want: func(*Config) {},
+		},
+		{
 			name: "passwords with colons and spaces", reason: "a password is everything after the first colon",
 			env: with(baseEnv(), "BROKER_USERS", "a:p:q , b: r "),
 			want: func(c *Config) {
@@ -220,6 +241,15 @@ func TestParseConfigErrors(t *testing.T) {
 		{"role a user", nil, with(baseEnv(), "BROKER_CFN_ROLE_ARN", "arn:aws:iam::123456789012:user/x"), []string{"-role-arn (BROKER_CFN_ROLE_ARN)"}},
 		{"prefix starts with a digit", []string{"-stack-prefix", "1abc"}, baseEnv(), []string{"-stack-prefix (BROKER_STACK_PREFIX)", `"1abc"`}},
 		{"prefix too long", nil, with(baseEnv(), "BROKER_STACK_PREFIX", strings.Repeat("a", 33)), []string{"-stack-prefix (BROKER_STACK_PREFIX)"}},
+		{"prefix too long for the bindings' stacks", nil, with(baseEnv(), "BROKER_STACK_PREFIX", strings.Repeat("a", 28)), []string{"-stack-prefix (BROKER_STACK_PREFIX)", "at most 26"}},
+		{"allow target account not a bool", nil, with(baseEnv(), "BROKER_ALLOW_TARGET_ACCOUNT", "maybe"), []string{"-allow-target-account (BROKER_ALLOW_TARGET_ACCOUNT)", `"maybe"`}},
+		{"target role name malformed", []string{"-allow-target-account", "-target-role-name", "a/b"}, baseEnv(), []string{"-target-role-name (BROKER_TARGET_ROLE_NAME)", `"a/b"`}},
+		{"target role name alone", []string{"-target-role-name", "r"}, baseEnv(), []string{"-target-role-name (BROKER_TARGET_ROLE_NAME): only with -allow-target-account"}},
+		{"external ID alone", nil, with(baseEnv(), "BROKER_TARGET_EXTERNAL_ID", "hunter22"), []string{"-target-external-id (BROKER_TARGET_EXTERNAL_ID): only with"}},
+		{"external ID malformed", []string{"-allow-target-account"}, with(baseEnv(), "BROKER_TARGET_EXTERNAL_ID", "hunter 2"), []string{"-target-external-id (BROKER_TARGET_EXTERNAL_ID): not an external ID"}},
+		{"external ID too short", []string{"-allow-target-account"}, with(baseEnv(), "BROKER_TARGET_EXTERNAL_ID", "h"), []string{"-target-external-id (BROKER_TARGET_EXTERNAL_ID)"}},
+		{"role ARN and target accounts", []string{"-allow-target-account", "-role-arn", "arn:aws:iam::123456789012:role/cfn"}, baseEnv(),
+			[]string{"-role-arn (BROKER_CFN_ROLE_ARN) and -allow-target-account (BROKER_ALLOW_TARGET_ACCOUNT)"}},
 		{"prefix underscore", []string{"-stack-prefix", "a_b"}, baseEnv(), []string{"-stack-prefix (BROKER_STACK_PREFIX)"}},
 		{"broker id empty", []string{"-broker-id", ""}, baseEnv(), []string{"-broker-id (BROKER_ID)"}},
 		{"broker id with space", nil, with(baseEnv(), "BROKER_ID", "a b"), []string{"-broker-id (BROKER_ID)", `"a b"`}},
@@ -273,9 +303,16 @@ func TestConfigStringHidesPasswords(t *testing.T) {
 	t.Parallel()
 	c := defaults()
 	c.Users = []broker.Credential{{Username: "platform", Password: "hunter2"}}
+	c.AllowTargetAccount, c.TargetRoleName, c.TargetExternalID = true, "broker-target", "ext-hunter3"
 	for _, s := range []string{c.String(), c.GoString(), fmtAll(c)} {
 		if strings.Contains(s, "hunter2") {
 			t.Errorf("%q shows the password", s)
+		}
+		if strings.Contains(s, "hunter3") {
+			t.Errorf("%q shows the external ID", s)
+		}
+		if !strings.Contains(s, "TargetExternalID:[redacted]") || !strings.Contains(s, `TargetRoleName:"broker-target"`) {
+			t.Errorf("%q does not say the external ID is set and the role name", s)
 		}
 	}
 }

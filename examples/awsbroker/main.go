@@ -8,10 +8,14 @@
 // AWS::ServiceBroker::Specification metadata. Operations are recorded in
 // a bbolt file (or, for several replicas, a DynamoDB table:
 // -dynamodb-table) before CloudFormation is called, polled in the
-// background and resumed after a restart. Each binding is an IAM user allowed only
-// the data-plane actions on the instance's resources, with one access
-// key; its credentials are the stack's outputs plus AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY and AWS_REGION.
+// background and resumed after a restart. Each binding is a CloudFormation
+// stack too, of the service's binding template (an IAM user allowed only
+// the data-plane actions on the instance's resources), run the same way
+// by a second tracker (broker.TrackedBindings), plus one access key
+// (provisioner/accesskeys) whose secret is sealed in the binding's record;
+// its credentials are the instance's and the binding's outputs with
+// AccessKeyId and SecretAccessKey. With -allow-target-account, users may
+// put an instance (and so its bindings) in another AWS account.
 //
 //	BROKER_USERS=platform:secret AWS_REGION=us-east-1 awsbroker
 //	awsbroker -print-catalog -templates ./my-templates
@@ -33,12 +37,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +58,9 @@ import (
 
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/catalog"
+	"github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/provisioner"
+	"github.com/brokerkit/brokerkit/provisioner/accesskeys"
 	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
 	"github.com/brokerkit/brokerkit/provisioner/store"
 	"github.com/brokerkit/brokerkit/provisioner/store/dynamodb"
@@ -65,8 +73,8 @@ const (
 	exitUsage   = 2 // a bad flag or environment value; nothing was started
 )
 
-// Server timeouts. WriteTimeout leaves room for a bind, which makes a
-// handful of IAM calls.
+// Server timeouts. Every operation is asynchronous, so requests are
+// short; WriteTimeout is generous for slow stores.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
@@ -188,52 +196,98 @@ func (p program) fail(err error) {
 	}
 }
 
+// templateSet is what the broker provisions: per plan ID, the template
+// of its instances and the template of its bindings.
+type templateSet struct {
+	Instances, Bindings cloudformation.StaticTemplates
+}
+
+// declared returns the parameters of the binding template of planID:
+// the instance outputs that TrackedBindings passes to it.
+func (ts templateSet) declared(planID string) []string {
+	return slices.Sorted(maps.Keys(ts.Bindings[planID].Parameters))
+}
+
 // loadTemplates reads the templates directory (or the embedded one) into
 // a validated catalog, the plans' templates and the loader's warnings.
-func loadTemplates(cfg Config) (*catalog.Index, cloudformation.StaticTemplates, []string, error) {
+// Every plan needs a binding template (BindingTemplate): bindings are its
+// stacks.
+func loadTemplates(cfg Config) (*catalog.Index, templateSet, []string, error) {
 	var fsys fs.FS
 	if cfg.Templates != "" {
 		fsys = os.DirFS(cfg.Templates)
 	} else {
 		sub, err := fs.Sub(templatesFS, "templates")
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, templateSet{}, nil, err
 		}
 		fsys = sub
 	}
-	ts, err := catalog.LoadTemplates(fsys, catalog.TemplateOptions{BrokerID: cfg.BrokerID})
+	ts, err := catalog.LoadTemplates(fsys, catalog.TemplateOptions{BrokerID: cfg.BrokerID, TargetParameters: cfg.AllowTargetAccount})
 	if err != nil {
-		return nil, nil, nil, badValue("templates", err)
+		return nil, templateSet{}, nil, badValue("templates", err)
 	}
 	// The backend answers GET instance (broker.Tracked) and GET binding
-	// (the sealed credentials), so the catalog says so.
+	// (broker.TrackedBindings), so the catalog says so. A rotation
+	// (predecessor_binding_id) is a new binding with a user and key of
+	// its own. A binding's parameters are all instance outputs: users may
+	// set none.
 	c := ts.Catalog
+	var missing []string
 	for i := range c.Services {
-		c.Services[i].InstancesRetrievable = true
-		c.Services[i].BindingsRetrievable = true
+		s := &c.Services[i]
+		s.InstancesRetrievable = true
+		s.BindingsRetrievable = true
+		for j := range s.Plans {
+			p := &s.Plans[j]
+			p.BindingRotatable = true
+			if ts.BindingTemplates[p.ID] == nil {
+				missing = append(missing, s.Name+"/"+p.Name)
+				continue
+			}
+			if p.Schemas == nil {
+				p.Schemas = &catalog.Schemas{}
+			}
+			p.Schemas.ServiceBinding = &catalog.ServiceBindingSchemas{Create: &catalog.InputParameters{Parameters: catalog.Schema{
+				"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+				"properties": map[string]any{}, "additionalProperties": false,
+			}}}
+		}
+	}
+	if len(missing) > 0 {
+		return nil, templateSet{}, nil, badValue("templates", fmt.Errorf("plans %s have no binding template: every service's "+
+			"AWS::ServiceBroker::Specification needs a BindingTemplate (see README.md, Bindings)", strings.Join(missing, ", ")))
 	}
 	idx, err := catalog.NewIndex(c)
 	if err != nil {
-		return nil, nil, nil, badValue("templates", err)
+		return nil, templateSet{}, nil, badValue("templates", err)
 	}
-	return idx, cloudformation.TemplatesFrom(ts), ts.Warnings, nil
+	return idx, templateSet{
+		Instances: cloudformation.TemplatesFrom(ts),
+		Bindings:  cloudformation.TemplatesFrom(&catalog.TemplateSet{Templates: ts.BindingTemplates}),
+	}, ts.Warnings, nil
 }
 
 // running is a started broker: every part that serve stops.
 type running struct {
-	log      *slog.Logger
-	srv      *http.Server
-	ln       net.Listener
-	tls      bool
-	tracker  *provisioner.Tracker
-	state    io.Closer // the bbolt file, or nothing to close for DynamoDB
-	bindings *bindingStore
+	log *slog.Logger
+	srv *http.Server
+	ln  net.Listener
+	tls bool
+	// trackers are the instances' and the bindings' operation trackers.
+	trackers []*provisioner.Tracker
+	// closers close the state files (none for DynamoDB).
+	closers []func() error
 }
+
+// bindingsFile is the bbolt file of binding records, beside the state
+// file.
+func bindingsFile(cfg Config) string { return filepath.Join(filepath.Dir(cfg.State), "bindings.db") }
 
 // start checks what can only be checked by using it (TLS files, AWS
 // credentials, the binding key), opens the files, assembles the broker
 // and listens. On error everything it opened is closed again.
-func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *catalog.Index, templates cloudformation.StaticTemplates) (_ *running, err error) {
+func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *catalog.Index, templates templateSet) (_ *running, err error) {
 	var closers []func() error
 	defer func() {
 		if err != nil {
@@ -284,13 +338,17 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 		return nil, badValue("binding-key", err)
 	}
 
-	// The instance records (a bbolt file, or a DynamoDB table shared by
-	// replicas) and the bindings file.
-	var records provisioner.Store
-	var state io.Closer = nopCloser{}
+	// The records of instances and of bindings: two bbolt files, or two
+	// namespaces of a DynamoDB table shared by replicas. Each Tracker
+	// needs a store of its own, since it resumes every operation its
+	// store holds.
+	var instanceStore, bindingStore provisioner.Store
 	if cfg.DynamoDBTable != "" {
-		records, err = dynamodb.New(dynamodb.Options{Client: awsdynamodb.NewFromConfig(awsCfg), Table: cfg.DynamoDBTable, Namespace: "instances"})
-		if err != nil {
+		client := awsdynamodb.NewFromConfig(awsCfg)
+		if instanceStore, err = dynamodb.New(dynamodb.Options{Client: client, Table: cfg.DynamoDBTable, Namespace: "instances"}); err != nil {
+			return nil, badValue("dynamodb-table", err)
+		}
+		if bindingStore, err = dynamodb.New(dynamodb.Options{Client: client, Table: cfg.DynamoDBTable, Namespace: "bindings"}); err != nil {
 			return nil, badValue("dynamodb-table", err)
 		}
 	} else {
@@ -299,50 +357,80 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 			return nil, fmt.Errorf("%s: %w", nameOf("state"), err)
 		}
 		closers = append(closers, db.Close)
-		records, state = db, db
+		bdb, err := store.OpenBolt(bindingsFile(cfg), store.BoltOptions{})
+		if errors.Is(err, store.ErrUnknownFormat) {
+			return nil, fmt.Errorf("%s was written by an earlier awsbroker, whose bindings were IAM users it made itself: "+
+				"unbind them with that version (or delete their IAM users, under the IAM path /%s/), then remove the file", bindingsFile(cfg), cfg.StackPrefix)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bindings file: %w", err)
+		}
+		closers = append(closers, bdb.Close)
+		instanceStore, bindingStore = db, bdb
 	}
-	bindings, err := openBindings(filepath.Join(filepath.Dir(cfg.State), "bindings.db"))
+
+	// One SDK client per account (credentials.Target): the broker's own,
+	// and a role assumed in each account that users name. One rate
+	// limiter for every CloudFormation client of the process.
+	src, err := credentials.New(credentials.Options{Base: awsCfg, RoleSessionName: "brokerkit-" + cfg.BrokerID})
 	if err != nil {
 		return nil, err
 	}
-	closers = append(closers, bindings.Close)
+	limiter := rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(math.Ceil(cfg.Rate))))
+	cfnClients := credentials.NewClients(src, func(c aws.Config) cloudformation.API { return cloudformation.NewClient(c, limiter) })
+	iamClients := credentials.NewClients(src, func(c aws.Config) accesskeys.API { return iam.NewFromConfig(c) })
 
-	// The broker: CloudFormation provisioner (one rate limiter for the
-	// account and region), Tracker, binding backend, OSB handler.
-	burst := max(1, int(math.Ceil(cfg.Rate)))
-	stacks, err := cloudformation.New(cloudformation.Options{
-		Client:      cloudformation.NewClient(awsCfg, rate.NewLimiter(rate.Limit(cfg.Rate), burst)),
-		Catalog:     idx,
-		Templates:   templates,
-		StackPrefix: cfg.StackPrefix,
-		BrokerID:    cfg.BrokerID,
-		RoleARN:     cfg.RoleARN,
-		Logger:      log,
-	})
-	if err != nil {
-		return nil, usageError{err: err}
-	}
 	poll, maxPoll := cfg.PollInterval, 12*cfg.PollInterval
 	if p.pollInterval > 0 {
 		poll, maxPoll = p.pollInterval, 4*p.pollInterval
 	}
-	tracker, err := provisioner.New(provisioner.Options{
-		Store: records, Provisioner: stacks, Catalog: idx, Sealer: sealer, Logger: log,
-		PollInterval: poll, MaxPollInterval: maxPoll, LeaseDuration: cfg.LeaseDuration,
-	})
+	tracker := func(prefix string, tmpl cloudformation.StaticTemplates, st provisioner.Store, wrap func(provisioner.Provisioner) (provisioner.Provisioner, error)) (*provisioner.Tracker, error) {
+		stacks, err := cloudformation.New(cloudformation.Options{
+			Clients:     cfnClients.For,
+			Catalog:     idx,
+			Templates:   tmpl,
+			StackPrefix: prefix,
+			BrokerID:    cfg.BrokerID,
+			RoleARN:     cfg.RoleARN,
+			Logger:      log,
+		})
+		if err != nil {
+			return nil, usageError{err: err}
+		}
+		prov, err := wrap(stacks)
+		if err != nil {
+			return nil, err
+		}
+		return provisioner.New(provisioner.Options{
+			Store: st, Provisioner: prov, Catalog: idx, Sealer: sealer, Logger: log,
+			PollInterval: poll, MaxPollInterval: maxPoll, LeaseDuration: cfg.LeaseDuration,
+		})
+	}
+	instances, err := tracker(cfg.StackPrefix, templates.Instances, instanceStore,
+		func(p provisioner.Provisioner) (provisioner.Provisioner, error) { return p, nil })
 	if err != nil {
 		return nil, err
 	}
-	be, err := newBackend(backendOptions{
-		Tracker: tracker, IAM: iam.NewFromConfig(awsCfg), Bindings: bindings, Key: key,
-		Region: cfg.Region, StackPrefix: cfg.StackPrefix, BrokerID: cfg.BrokerID, Logger: log,
-	})
+	// A binding's stack holds its IAM user; accesskeys gives the user its
+	// key once the stack is ready, and deletes it before the stack.
+	bindings, err := tracker(cfg.StackPrefix+"-bind", templates.Bindings, bindingStore,
+		func(p provisioner.Provisioner) (provisioner.Provisioner, error) {
+			return accesskeys.New(p, accesskeys.Options{Clients: iamClients.For, Logger: log})
+		})
 	if err != nil {
 		return nil, err
 	}
+	var target func(context.Context, *broker.ProvisionRequest) (credentials.Target, broker.Parameters, error)
+	if cfg.AllowTargetAccount {
+		base := credentials.Target{RoleName: cfg.TargetRoleName, ExternalID: cfg.TargetExternalID, Region: cfg.Region}
+		target = func(_ context.Context, req *broker.ProvisionRequest) (credentials.Target, broker.Parameters, error) {
+			return credentials.FromParameters(base, req.Parameters)
+		}
+	}
+	be := newBackend(instances, bindings, target, templates.declared)
 	h, err := broker.New(idx, be, broker.Options{
 		Authenticator: broker.BasicAuth(cfg.Users...),
-		RequireAsync:  broker.ActionProvision | broker.ActionUpdate | broker.ActionDeprovision,
+		RequireAsync:  broker.ActionProvision | broker.ActionUpdate | broker.ActionDeprovision | broker.ActionBind | broker.ActionUnbind,
 		Logger:        log,
 	})
 	if err != nil {
@@ -370,22 +458,25 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 	}
 	log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "services", len(idx.Catalog().Services),
 		"region", cfg.Region, "account", aws.ToString(who.Account), "stack_prefix", cfg.StackPrefix,
-		"broker_id", cfg.BrokerID, "state", cfg.State, "dynamodb_table", cfg.DynamoDBTable, "users", len(cfg.Users))
+		"broker_id", cfg.BrokerID, "state", cfg.State, "dynamodb_table", cfg.DynamoDBTable, "users", len(cfg.Users),
+		"allow_target_account", cfg.AllowTargetAccount)
 	if p.Ready != nil {
 		p.Ready(ln.Addr())
 	}
-	return &running{log: log, srv: srv, ln: ln, tls: tlsConfig != nil, tracker: tracker, state: state, bindings: bindings}, nil
+	return &running{log: log, srv: srv, ln: ln, tls: tlsConfig != nil, trackers: []*provisioner.Tracker{instances, bindings}, closers: closers}, nil
 }
 
-// serve runs the server and the Tracker until ctx ends or either fails,
+// serve runs the server and the Trackers until ctx ends or one fails,
 // then shuts down in order: stop accepting and finish requests (bounded),
-// stop the Tracker and wait for it, close the files. It returns the exit
-// code.
+// stop the Trackers and wait for them, close the files. It returns the
+// exit code.
 func (r *running) serve(ctx context.Context) int {
-	tctx, stopTracker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopTracker()
-	trackerDone := make(chan error, 1)
-	go func() { trackerDone <- r.tracker.Run(tctx) }()
+	tctx, stopTrackers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTrackers()
+	trackerDone := make(chan error, len(r.trackers))
+	for _, t := range r.trackers {
+		go func() { trackerDone <- t.Run(tctx) }()
+	}
 	serveDone := make(chan error, 1)
 	go func() {
 		if r.tls {
@@ -396,7 +487,7 @@ func (r *running) serve(ctx context.Context) int {
 	}()
 
 	code := exitOK
-	trackerStopped := false
+	running := len(r.trackers)
 	select {
 	case <-ctx.Done():
 		r.log.Info("shutting down")
@@ -404,8 +495,9 @@ func (r *running) serve(ctx context.Context) int {
 		r.log.Error("serving failed", "error", err)
 		code = exitFailure
 	case err := <-trackerDone:
-		r.log.Error("the operation tracker stopped", "error", err)
-		code, trackerStopped = exitFailure, true
+		r.log.Error("an operation tracker stopped", "error", err)
+		code = exitFailure
+		running--
 	}
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -414,23 +506,21 @@ func (r *running) serve(ctx context.Context) int {
 		_ = r.srv.Close()
 	}
 	cancel()
-	stopTracker()
-	if !trackerStopped {
+	stopTrackers()
+	for range running {
 		if err := <-trackerDone; err != nil && !errors.Is(err, context.Canceled) {
-			r.log.Error("the operation tracker stopped", "error", err)
+			r.log.Error("an operation tracker stopped", "error", err)
 			code = exitFailure
 		}
 	}
-	if err := errors.Join(r.bindings.Close(), r.state.Close()); err != nil {
+	var errs []error
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		errs = append(errs, r.closers[i]())
+	}
+	if err := errors.Join(errs...); err != nil {
 		r.log.Error("closing the state files", "error", err)
 		code = exitFailure
 	}
 	r.log.Info("stopped")
 	return code
 }
-
-// nopCloser is the state of a broker whose records are in DynamoDB: there
-// is no file to close.
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }

@@ -12,12 +12,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +29,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/brokerkit/brokerkit/broker"
 	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/catalog"
+	bkcredentials "github.com/brokerkit/brokerkit/credentials"
 	"github.com/brokerkit/brokerkit/internal/mototest"
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
@@ -182,21 +187,61 @@ func (p *proc) deprovision(t *testing.T, c *catalog.Catalog, endpoint, service, 
 	}
 }
 
-func (p *proc) bind(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID string) *brokertest.Response[brokertest.BindResponse] {
+// bind asks for a binding (asynchronous) with predecessor, if not "".
+func (p *proc) bind(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID, predecessor string) *brokertest.Response[brokertest.BindResponse] {
 	t.Helper()
 	sid, pid := planIDs(t, c, service, plan)
 	resp, err := p.Client.Bind(t.Context(), brokertest.BindRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: sid, PlanID: pid,
-		BindResource: map[string]any{"app_guid": "app"}})
+		BindResource: map[string]any{"app_guid": "app"}, PredecessorBindingID: predecessor, AcceptsIncomplete: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp
 }
 
-func (p *proc) unbind(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID string) *brokertest.Response[brokertest.OperationResponse] {
+// bound binds (202), polls the binding's last operation to success and
+// returns the credentials of GET binding.
+func (p *proc) bound(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID, predecessor string) broker.Credentials {
+	t.Helper()
+	resp := p.bind(t, c, service, plan, instanceID, bindingID, predecessor)
+	wantStatus(t, "bind", resp, http.StatusAccepted)
+	lo, err := p.Client.PollBindingLastOperation(t.Context(), instanceID, bindingID, resp.Value.Operation, pollFast)
+	if err != nil || lo.State != broker.Succeeded {
+		t.Fatalf("bind %s: %v %s %s", bindingID, err, lo.State, lo.Description)
+	}
+	return p.getBinding(t, c, service, plan, instanceID, bindingID)
+}
+
+// getBinding returns the credentials of GET binding, which must be 200.
+func (p *proc) getBinding(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID string) broker.Credentials {
 	t.Helper()
 	sid, pid := planIDs(t, c, service, plan)
-	resp, err := p.Client.Unbind(t.Context(), brokertest.UnbindRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: sid, PlanID: pid})
+	got, err := p.Client.GetBinding(t.Context(), brokertest.GetBindingRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: sid, PlanID: pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "GET binding", got, http.StatusOK)
+	return got.Value.Credentials
+}
+
+// unbind deletes a binding and waits for it.
+func (p *proc) unbind(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID string) {
+	t.Helper()
+	resp := p.unbindOnce(t, c, service, plan, instanceID, bindingID)
+	wantStatus(t, "unbind", resp, http.StatusAccepted)
+	lo, err := p.Client.PollBindingLastOperation(t.Context(), instanceID, bindingID, resp.Value.Operation, pollFast)
+	if err != nil && !errors.Is(err, brokertest.ErrGone) {
+		t.Fatalf("polling the unbind of %s: %v", bindingID, err)
+	}
+	if err == nil && lo.State != broker.Succeeded {
+		t.Fatalf("unbind %s: %s %s", bindingID, lo.State, lo.Description)
+	}
+}
+
+func (p *proc) unbindOnce(t *testing.T, c *catalog.Catalog, service, plan, instanceID, bindingID string) *brokertest.Response[brokertest.OperationResponse] {
+	t.Helper()
+	sid, pid := planIDs(t, c, service, plan)
+	resp, err := p.Client.Unbind(t.Context(), brokertest.UnbindRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: sid, PlanID: pid, AcceptsIncomplete: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,14 +258,27 @@ func (p *proc) catalog(t *testing.T) *catalog.Catalog {
 	return &resp.Value
 }
 
-// policyOf returns the inline policy of a binding's IAM user, or fails.
-func policyOf(t *testing.T, client *iam.Client, user, prefix string) policyDocument {
+// bindingPolicyName is the name of the inline policy of the binding
+// templates' users.
+const bindingPolicyName = "binding"
+
+// statement is one statement of an IAM policy, as the binding templates
+// write them.
+type statement struct {
+	Sid      string
+	Effect   string
+	Action   []string
+	Resource string
+}
+
+// policyOf returns the statements of the inline policy of a binding's IAM
+// user, or fails.
+func policyOf(t *testing.T, client *iam.Client, user string) []statement {
 	t.Helper()
-	out, err := client.GetUserPolicy(t.Context(), &iam.GetUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(policyName(prefix))})
+	out, err := client.GetUserPolicy(t.Context(), &iam.GetUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(bindingPolicyName)})
 	if err != nil {
 		t.Fatalf("reading the policy of IAM user %s: %v", user, err)
 	}
-	var doc policyDocument
 	raw := aws.ToString(out.PolicyDocument)
 	if strings.HasPrefix(raw, "%7B") { // IAM answers policies URL-encoded
 		var err error
@@ -228,15 +286,87 @@ func policyOf(t *testing.T, client *iam.Client, user, prefix string) policyDocum
 			t.Fatal(err)
 		}
 	}
+	var doc struct{ Statement []statement }
 	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatalf("policy of IAM user %s: %v: %s", user, err, raw)
 	}
-	return doc
+	return doc.Statement
+}
+
+// wantKeys fails unless every key is a non-empty string in creds.
+func wantKeys(t *testing.T, creds broker.Credentials, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if s, _ := creds[k].(string); s == "" {
+			t.Errorf("credential %s is missing or empty (keys: %v)", k, slices.Sorted(maps.Keys(creds)))
+		}
+	}
+}
+
+// useQueue sends a message to the queue of creds and receives it with the
+// binding's key and nothing else the broker knows. (moto does not
+// enforce IAM policies: policyOf checks the policy.)
+func useQueue(t *testing.T, endpoint string, creds broker.Credentials) {
+	t.Helper()
+	app := sqs.NewFromConfig(aws.Config{
+		Region:       creds["Region"].(string),
+		Credentials:  credentials.NewStaticCredentialsProvider(creds["AccessKeyId"].(string), creds["SecretAccessKey"].(string), ""),
+		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   awshttp.NewBuildableClient(),
+	})
+	queueURL := creds["QueueURL"].(string)
+	body := "hello from " + creds["AccessKeyId"].(string)
+	if _, err := app.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(body)}); err != nil {
+		t.Fatalf("sending with the binding's credentials: %v", err)
+	}
+	got, err := app.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), WaitTimeSeconds: 2, MaxNumberOfMessages: 1})
+	if err != nil {
+		t.Fatalf("receiving with the binding's credentials: %v", err)
+	}
+	if len(got.Messages) != 1 || aws.ToString(got.Messages[0].Body) != body {
+		t.Fatalf("received %+v, want the message sent", got.Messages)
+	}
+	if _, err := app.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: got.Messages[0].ReceiptHandle}); err != nil {
+		t.Errorf("deleting with the binding's credentials: %v", err)
+	}
+}
+
+// wantQueueUser fails unless the binding's IAM user exists with exactly
+// one key, the binding's, and a policy allowing exactly the four queue
+// actions on the binding's queue.
+func wantQueueUser(t *testing.T, client *iam.Client, creds broker.Credentials) {
+	t.Helper()
+	user := creds["UserName"].(string)
+	keys, err := client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	if err != nil {
+		t.Fatalf("the binding's IAM user %s: %v", user, err)
+	}
+	if len(keys.AccessKeyMetadata) != 1 || aws.ToString(keys.AccessKeyMetadata[0].AccessKeyId) != creds["AccessKeyId"] {
+		t.Errorf("IAM user %s has keys %v, want only %v", user, keys.AccessKeyMetadata, creds["AccessKeyId"])
+	}
+	want := []statement{{Sid: "Queue", Effect: "Allow", Resource: creds["QueueARN"].(string),
+		Action: []string{"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}}}
+	if diff := cmp.Diff(want, policyOf(t, client, user)); diff != "" {
+		t.Errorf("policy of %s (-want +got):\n%s", user, diff)
+	}
+}
+
+// wantUserGone fails unless the IAM user and its keys are gone.
+func wantUserGone(t *testing.T, client *iam.Client, user string) {
+	t.Helper()
+	var nse *iamtypes.NoSuchEntityException
+	if _, err := client.GetUser(t.Context(), &iam.GetUserInput{UserName: aws.String(user)}); !errors.As(err, &nse) {
+		t.Errorf("IAM user %s after the unbind: GetUser error %v, want NoSuchEntity", user, err)
+	}
+	if _, err := client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String(user)}); !errors.As(err, &nse) {
+		t.Errorf("access keys of %s after the unbind: ListAccessKeys error %v, want NoSuchEntity", user, err)
+	}
 }
 
 // TestWalkthroughOnMoto is the walkthrough end to end against moto:
 // catalog, provision an SQS standard queue, bind, use the binding's
-// credentials to send and receive a message, unbind, deprovision.
+// credentials to send and receive a message, rebind, rotate, unbind,
+// deprovision.
 func TestWalkthroughOnMoto(t *testing.T) {
 	endpoint := motoEnv(t)
 	p := startProgram(t, "")
@@ -268,65 +398,39 @@ func TestWalkthroughOnMoto(t *testing.T) {
 		t.Errorf("GET instance = %s/%s, want %s/%s", inst.Value.ServiceID, inst.Value.PlanID, sid, pid)
 	}
 
-	bindingID := brokertest.NewUUID()
-	resp := p.bind(t, cat, "sqs", "standard", instanceID, bindingID)
-	wantStatus(t, "bind", resp, http.StatusCreated)
-	creds := resp.Value.Credentials
-	for _, k := range []string{"QueueURL", "QueueARN", "QueueName", credAccessKeyID, credSecretAccessKey, credRegion} {
-		if s, _ := creds[k].(string); s == "" {
-			t.Errorf("credential %s is missing or empty (keys: %v)", k, creds)
-		}
+	first := brokertest.NewUUID()
+	creds := p.bound(t, cat, "sqs", "standard", instanceID, first, "")
+	wantKeys(t, creds, "QueueURL", "QueueARN", "QueueName", "UserName", "UserARN", "AccessKeyId", "SecretAccessKey", "Region")
+	if creds["Region"] != mototest.Region {
+		t.Errorf("Region = %v, want %s", creds["Region"], mototest.Region)
 	}
-	if creds[credRegion] != mototest.Region {
-		t.Errorf("AWS_REGION = %v, want %s", creds[credRegion], mototest.Region)
-	}
-	again := p.bind(t, cat, "sqs", "standard", instanceID, bindingID)
+	again := p.bind(t, cat, "sqs", "standard", instanceID, first, "")
 	wantStatus(t, "identical bind", again, http.StatusOK)
 	if diff := cmp.Diff(map[string]any(creds), map[string]any(again.Value.Credentials)); diff != "" {
 		t.Errorf("the repeated bind answered other credentials (-first +again):\n%s", diff)
 	}
+	// The binding's IAM user may do only what its policy says on the
+	// queue; the application uses only what the binding returned.
+	wantQueueUser(t, iamClient, creds)
+	useQueue(t, endpoint, creds)
 
-	// The binding's IAM user may do only what its policy says on the queue.
-	user := userName(p.Prefix, bindingID)
-	keys, err := iamClient.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String(user)})
-	if err != nil {
-		t.Fatalf("the binding's IAM user %s: %v", user, err)
+	// Rotation: a new user and key; the predecessor keeps working until
+	// it is unbound.
+	second := brokertest.NewUUID()
+	rotated := p.bound(t, cat, "sqs", "standard", instanceID, second, first)
+	if rotated["UserName"] == creds["UserName"] || rotated["AccessKeyId"] == creds["AccessKeyId"] {
+		t.Errorf("the rotated binding has the predecessor's user %v or key", creds["UserName"])
 	}
-	if len(keys.AccessKeyMetadata) != 1 || aws.ToString(keys.AccessKeyMetadata[0].AccessKeyId) != creds[credAccessKeyID] {
-		t.Errorf("IAM user %s has keys %v, want only %v", user, keys.AccessKeyMetadata, creds[credAccessKeyID])
-	}
-	doc := policyOf(t, iamClient, user, p.Prefix)
-	if len(doc.Statement) != 1 || !cmp.Equal(doc.Statement[0].Resource, []string{creds["QueueARN"].(string)}) {
-		t.Errorf("policy of %s = %+v, want one statement on the queue's ARN", user, doc)
-	}
+	wantQueueUser(t, iamClient, rotated)
+	useQueue(t, endpoint, rotated)
+	useQueue(t, endpoint, creds)
 
-	// The application's side: only what the binding returned.
-	app := sqs.NewFromConfig(aws.Config{
-		Region:       creds[credRegion].(string),
-		Credentials:  credentials.NewStaticCredentialsProvider(creds[credAccessKeyID].(string), creds[credSecretAccessKey].(string), ""),
-		BaseEndpoint: aws.String(endpoint),
-		HTTPClient:   awshttp.NewBuildableClient(),
-	})
-	queueURL := creds["QueueURL"].(string)
-	if _, err := app.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String("hello from the binding")}); err != nil {
-		t.Fatalf("sending with the binding's credentials: %v", err)
-	}
-	got, err := app.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), WaitTimeSeconds: 2, MaxNumberOfMessages: 1})
-	if err != nil {
-		t.Fatalf("receiving with the binding's credentials: %v", err)
-	}
-	if len(got.Messages) != 1 || aws.ToString(got.Messages[0].Body) != "hello from the binding" {
-		t.Fatalf("received %+v, want the message sent", got.Messages)
-	}
-	if _, err := app.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: got.Messages[0].ReceiptHandle}); err != nil {
-		t.Errorf("deleting with the binding's credentials: %v", err)
-	}
-
-	wantStatus(t, "unbind", p.unbind(t, cat, "sqs", "standard", instanceID, bindingID), http.StatusOK)
-	if _, err := iamClient.GetUser(t.Context(), &iam.GetUserInput{UserName: aws.String(user)}); !noSuchEntity(err) {
-		t.Errorf("IAM user %s after the unbind: GetUser error %v, want NoSuchEntity", user, err)
-	}
-	wantStatus(t, "repeated unbind", p.unbind(t, cat, "sqs", "standard", instanceID, bindingID), http.StatusGone)
+	p.unbind(t, cat, "sqs", "standard", instanceID, first)
+	wantUserGone(t, iamClient, creds["UserName"].(string))
+	wantStatus(t, "repeated unbind", p.unbindOnce(t, cat, "sqs", "standard", instanceID, first), http.StatusGone)
+	useQueue(t, endpoint, p.getBinding(t, cat, "sqs", "standard", instanceID, second))
+	p.unbind(t, cat, "sqs", "standard", instanceID, second)
+	wantUserGone(t, iamClient, rotated["UserName"].(string))
 
 	p.deprovision(t, cat, endpoint, "sqs", "standard", instanceID)
 
@@ -334,7 +438,7 @@ func TestWalkthroughOnMoto(t *testing.T) {
 		t.Errorf("exit code after SIGTERM-like stop = %d, want 0", code)
 	}
 	logs := p.Stderr.String()
-	for _, secret := range []string{platformPassword, creds[credSecretAccessKey].(string)} {
+	for _, secret := range []string{platformPassword, creds["SecretAccessKey"].(string), rotated["SecretAccessKey"].(string)} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds a secret (%d bytes)", len(secret))
 		}
@@ -367,25 +471,23 @@ func TestTemplatesOnMoto(t *testing.T) {
 		t.Run(tt.service+"/"+tt.plan, func(t *testing.T) {
 			instanceID := p.provision(t, cat, tt.service, tt.plan, tt.params)
 			bindingID := brokertest.NewUUID()
-			resp := p.bind(t, cat, tt.service, tt.plan, instanceID, bindingID)
-			wantStatus(t, "bind", resp, http.StatusCreated)
-			creds := resp.Value.Credentials
-			for _, k := range append(tt.outputs, credAccessKeyID, credSecretAccessKey, credRegion) {
-				if s, _ := creds[k].(string); s == "" {
-					t.Errorf("credential %s is missing or empty (keys: %v)", k, creds)
-				}
-			}
+			creds := p.bound(t, cat, tt.service, tt.plan, instanceID, bindingID, "")
+			wantKeys(t, creds, append(tt.outputs, "UserName", "UserARN", "AccessKeyId", "SecretAccessKey", "Region")...)
 			if tt.plan == "fifo" && !strings.HasSuffix(creds["QueueName"].(string), ".fifo") {
 				t.Errorf("the FIFO queue is named %v", creds["QueueName"])
 			}
-			user := userName(p.Prefix, bindingID)
-			doc := policyOf(t, iamClient, user, p.Prefix)
-			for _, s := range doc.Statement {
-				if !strings.HasPrefix(s.Resource[0], creds[tt.arn].(string)) {
+			user := creds["UserName"].(string)
+			stmts := policyOf(t, iamClient, user)
+			if len(stmts) == 0 {
+				t.Errorf("the policy of %s has no statement", user)
+			}
+			for _, s := range stmts {
+				if s.Resource != creds[tt.arn] && s.Resource != creds[tt.arn].(string)+"/*" && s.Resource != creds[tt.arn].(string)+"/index/*" {
 					t.Errorf("policy statement %s names %v, not the instance's %s %v", s.Sid, s.Resource, tt.arn, creds[tt.arn])
 				}
 			}
-			wantStatus(t, "unbind", p.unbind(t, cat, tt.service, tt.plan, instanceID, bindingID), http.StatusOK)
+			p.unbind(t, cat, tt.service, tt.plan, instanceID, bindingID)
+			wantUserGone(t, iamClient, user)
 			p.deprovision(t, cat, endpoint, tt.service, tt.plan, instanceID)
 		})
 	}
@@ -432,8 +534,8 @@ func TestTemplatesOnMoto(t *testing.T) {
 
 // TestGracefulShutdownOnMoto stops a broker with an instance and a
 // binding, checks that both files open at once (the locks are released
-// and the records are there), and restarts on them: the binding key
-// survives, so a repeated bind answers the same credentials.
+// and the records are there, the key's secret sealed), and restarts on
+// them: GET binding and a repeated bind answer the same credentials.
 func TestGracefulShutdownOnMoto(t *testing.T) {
 	endpoint := motoEnv(t)
 	dir := t.TempDir()
@@ -441,8 +543,7 @@ func TestGracefulShutdownOnMoto(t *testing.T) {
 	cat := p.catalog(t)
 	instanceID := p.provision(t, cat, "sqs", "standard", nil)
 	bindingID := brokertest.NewUUID()
-	first := p.bind(t, cat, "sqs", "standard", instanceID, bindingID)
-	wantStatus(t, "bind", first, http.StatusCreated)
+	first := p.bound(t, cat, "sqs", "standard", instanceID, bindingID, "")
 
 	// A second broker on the same files refuses to start, and starts
 	// nothing.
@@ -468,14 +569,20 @@ func TestGracefulShutdownOnMoto(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	bs, err := openBindings(filepath.Join(dir, "bindings.db"))
+	bdb, err := store.OpenBolt(filepath.Join(dir, "bindings.db"), store.BoltOptions{Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("the bindings file after shutdown: %v", err)
 	}
-	if b, err := bs.get(bindingID); err != nil || b == nil || b.State != bindingReady {
-		t.Errorf("the binding record after shutdown: %+v, %v", b, err)
+	brec, err := bdb.Get(t.Context(), broker.BindingKey(instanceID, bindingID))
+	if err != nil || brec.Operation.State != provisioner.Succeeded || len(brec.SealedOutputs) == 0 {
+		t.Errorf("the binding record after shutdown: %+v, %v; want a succeeded bind with sealed outputs", brec, err)
 	}
-	bs.Close()
+	if raw, _ := json.Marshal(brec); strings.Contains(string(raw), first["SecretAccessKey"].(string)) {
+		t.Error("the binding record holds the access key's secret in plain text")
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if fi, err := os.Stat(filepath.Join(dir, "binding.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("binding.key: %v, %v; want mode 0600", fi, err)
 	}
@@ -483,15 +590,133 @@ func TestGracefulShutdownOnMoto(t *testing.T) {
 	// Restart on the same files, with the same prefix.
 	q := startProgram(t, dir, "-stack-prefix", p.Prefix)
 	q.Prefix = p.Prefix
-	again := q.bind(t, cat, "sqs", "standard", instanceID, bindingID)
+	if diff := cmp.Diff(map[string]any(first), map[string]any(q.getBinding(t, cat, "sqs", "standard", instanceID, bindingID))); diff != "" {
+		t.Errorf("GET binding after a restart (-before +after):\n%s", diff)
+	}
+	again := q.bind(t, cat, "sqs", "standard", instanceID, bindingID, "")
 	wantStatus(t, "identical bind after a restart", again, http.StatusOK)
-	if diff := cmp.Diff(map[string]any(first.Value.Credentials), map[string]any(again.Value.Credentials)); diff != "" {
+	if diff := cmp.Diff(map[string]any(first), map[string]any(again.Value.Credentials)); diff != "" {
 		t.Errorf("credentials after a restart (-before +after):\n%s", diff)
 	}
-	wantStatus(t, "unbind", q.unbind(t, cat, "sqs", "standard", instanceID, bindingID), http.StatusOK)
+	useQueue(t, endpoint, again.Value.Credentials)
+	q.unbind(t, cat, "sqs", "standard", instanceID, bindingID)
 	q.deprovision(t, cat, endpoint, "sqs", "standard", instanceID)
 	if code := q.Stop(t); code != exitOK {
 		t.Errorf("exit code = %d, want 0", code)
+	}
+}
+
+// TestCrossAccountOnMoto: with -allow-target-account, a provision with
+// target_account_id puts the instance's stack in that account (the
+// broker assumes -target-role-name there, with the external ID), and its
+// bindings' users and keys follow; bind, unbind and deprovision reach
+// them there and nothing lands in the broker's own account.
+func TestCrossAccountOnMoto(t *testing.T) {
+	endpoint := motoEnv(t)
+	const account, role, externalID = "111111111111", "brokerkit-target", "moto-external-id-7"
+	p := startProgram(t, "", "-allow-target-account", "-target-role-name", role, "-target-external-id", externalID)
+	cat := p.catalog(t)
+	own := mototest.Config(t, endpoint)
+	src, err := bkcredentials.New(bkcredentials.Options{Base: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	there, err := src.Config(t.Context(), bkcredentials.Target{AccountID: account, RoleName: role, ExternalID: externalID, Region: mototest.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	describe := func(cfg aws.Config, stack string) error {
+		_, err := cfn.NewFromConfig(cfg).DescribeStacks(t.Context(), &cfn.DescribeStacksInput{StackName: aws.String(stack)})
+		return err
+	}
+
+	instanceID := p.provision(t, cat, "sqs", "standard", broker.Parameters{"target_account_id": account})
+	stack := cloudformation.StackName(p.Prefix, "sqs", instanceID)
+	if err := describe(there, stack); err != nil {
+		t.Fatalf("the instance's stack in account %s: %v", account, err)
+	}
+	if err := describe(own, stack); err == nil {
+		t.Errorf("the instance's stack %s is in the broker's own account too", stack)
+	}
+	first := brokertest.NewUUID()
+	creds := p.bound(t, cat, "sqs", "standard", instanceID, first, "")
+	if arn, _ := creds["QueueARN"].(string); !strings.Contains(arn, ":"+account+":") {
+		t.Errorf("QueueARN %q is not in account %s", arn, account)
+	}
+	user := creds["UserName"].(string)
+	wantQueueUser(t, iam.NewFromConfig(there), creds)
+	var nse *iamtypes.NoSuchEntityException
+	if _, err := iam.NewFromConfig(own).GetUser(t.Context(), &iam.GetUserInput{UserName: aws.String(user)}); !errors.As(err, &nse) {
+		t.Errorf("the binding's user %s in the broker's own account: %v, want NoSuchEntity", user, err)
+	}
+	useQueue(t, endpoint, creds)
+
+	// The binding's stack is in the target account too.
+	bid := brokertest.NewUUID()
+	second := p.bound(t, cat, "sqs", "standard", instanceID, bid, "")
+	if err := describe(there, cloudformation.StackName(p.Prefix+"-bind", "sqs", broker.BindingKey(instanceID, bid))); err != nil {
+		t.Errorf("the binding's stack in account %s: %v", account, err)
+	}
+	p.unbind(t, cat, "sqs", "standard", instanceID, bid)
+	wantUserGone(t, iam.NewFromConfig(there), second["UserName"].(string))
+
+	// Unbind the first too, then deprovision: the stack goes from the
+	// target account.
+	p.unbind(t, cat, "sqs", "standard", instanceID, first)
+	wantUserGone(t, iam.NewFromConfig(there), user)
+	p.deprovision(t, cat, endpoint, "sqs", "standard", instanceID)
+	if err := describe(there, stack); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("the instance's stack in account %s after the deprovision: %v, want \"does not exist\"", account, err)
+	}
+
+	// A bad account is a 400 that names the parameter.
+	sid, pid := planIDs(t, cat, "sqs", "standard")
+	resp, err := p.Client.Provision(t.Context(), brokertest.ProvisionRequest{InstanceID: brokertest.NewUUID(), ServiceID: sid, PlanID: pid,
+		OrganizationGUID: "org", SpaceGUID: "space", AcceptsIncomplete: true, Parameters: broker.Parameters{"target_account_id": "12345"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "provision into a bad account", resp, http.StatusBadRequest)
+	if !strings.Contains(string(resp.Body), "target_account_id") {
+		t.Errorf("bad account: %s, want a description naming target_account_id", resp.Body)
+	}
+
+	if code := p.Stop(t); code != exitOK {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	if logs := p.Stderr.String(); strings.Contains(logs, externalID) || strings.Contains(logs, creds["SecretAccessKey"].(string)) {
+		t.Error("the log holds the external ID or an access key's secret")
+	}
+}
+
+// TestOldBindingsFileOnMoto: a bindings.db of the earlier awsbroker (its
+// own IAM users) is refused with a message that says what to do, rather
+// than forgotten with its users' access.
+func TestOldBindingsFileOnMoto(t *testing.T) {
+	motoEnv(t)
+	dir := t.TempDir()
+	old, err := bolt.Open(filepath.Join(dir, "bindings.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("bindings"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("b1"), []byte(`{"binding_id":"b1","user_name":"brokerkit-b1"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	code := program{Args: []string{"-listen", "127.0.0.1:0", "-region", mototest.Region, "-state", filepath.Join(dir, "state.db")},
+		Getenv: envOf(map[string]string{"BROKER_USERS": "a:b"}), Stdout: &stderr, Stderr: &stderr,
+		Ready: func(net.Addr) { t.Error("the broker listened on an old bindings file") }}.run(t.Context())
+	if code != exitFailure || !strings.Contains(stderr.String(), "bindings.db was written by an earlier awsbroker") {
+		t.Errorf("exit %d, stderr %q; want 1 explaining the old bindings file", code, stderr.String())
 	}
 }
 

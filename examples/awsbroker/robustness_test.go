@@ -11,11 +11,8 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/broker"
-	"github.com/brokerkit/brokerkit/broker/brokertest"
 	"github.com/brokerkit/brokerkit/provisioner"
 	"github.com/brokerkit/brokerkit/provisioner/store"
-	"log/slog"
-	"path/filepath"
 )
 
 // recordingProvisioner finishes everything at once and records updates.
@@ -51,7 +48,7 @@ func rawDo(t *testing.T, method, url, body string) (int, string) {
 // that are not updatable (HashKeyName replaces the DynamoDB table) reach
 // CloudFormation. The same PATCH with previous_values.plan_id gets 400.
 func TestRobustPatchWithoutPreviousValuesSkipsUpdateSchema(t *testing.T) {
-	idx, _, _, err := loadTemplates(Config{BrokerID: "test"})
+	idx, templates, _, err := loadTemplates(Config{BrokerID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,20 +58,13 @@ func TestRobustPatchWithoutPreviousValuesSkipsUpdateSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bindings, err := openBindings(filepath.Join(t.TempDir(), "bindings.db"))
+	bindings, err := provisioner.New(provisioner.Options{Store: store.NewMemory(), Provisioner: doneProvisioner{}, Catalog: idx})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bindings.Close()
-	key := []byte("0123456789abcdef0123456789abcdef")
-	be, err := newBackend(backendOptions{Tracker: tracker, IAM: newFakeIAM(), Bindings: bindings, Key: key,
-		Region: "eu-west-1", StackPrefix: "bk", BrokerID: "test", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hd, err := broker.New(idx, be, broker.Options{
+	hd, err := broker.New(idx, newBackend(tracker, bindings, nil, templates.declared), broker.Options{
 		Authenticator: broker.BasicAuth(broker.Credential{Username: "u", Password: "p"}),
-		RequireAsync:  broker.ActionProvision | broker.ActionUpdate | broker.ActionDeprovision,
+		RequireAsync:  broker.ActionProvision | broker.ActionUpdate | broker.ActionDeprovision | broker.ActionBind | broker.ActionUnbind,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,47 +87,5 @@ func TestRobustPatchWithoutPreviousValuesSkipsUpdateSchema(t *testing.T) {
 	code, body = rawDo(t, "PATCH", url, `{"service_id":"`+sid+`","parameters":{"HashKeyName":"other"}}`)
 	if code != http.StatusBadRequest {
 		t.Errorf("PATCH without previous_values changing a non-updatable parameter: %d %s, want 400; provisioner saw %v", code, body, rp.updates)
-	}
-}
-
-// A binding ID longer than bbolt's 32768-byte key limit is answered 500
-// (bad input must never get 5xx; on bind a 5xx triggers orphan mitigation).
-func TestRobustLongBindingIDIs500(t *testing.T) {
-	h := newBindHarness(t)
-	h.instance("i1", provisioner.Succeeded, queueOutputs)
-	id := strings.Repeat("b", 40000)
-	resp := h.bind("i1", id, nil)
-	if resp.StatusCode >= 500 {
-		t.Errorf("bind with a %d-byte binding ID: %d %s, want a 4xx", len(id), resp.StatusCode, resp.Body)
-	}
-}
-
-// A bind that passes its instance check just before the instance's
-// deprovision is accepted ends 201 and leaves an IAM user with rights on
-// the deleted instance's ARN; Deprovision skipped it as busy.
-func TestRobustBindRacingDeprovisionLeavesUser(t *testing.T) {
-	h := newBindHarness(t)
-	sid, pid := h.instance("i1", provisioner.Succeeded, queueOutputs)
-	inCreate, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	h.iam.setErr(func(op string) error {
-		if op == "CreateUser" {
-			once.Do(func() { close(inCreate); <-release })
-		}
-		return nil
-	})
-	bindDone := make(chan *brokertest.Response[brokertest.BindResponse], 1)
-	go func() { bindDone <- h.bind("i1", "b1", nil) }()
-	<-inCreate
-	time.AfterFunc(300*time.Millisecond, func() { close(release) })
-	resp, err := h.c.Deprovision(t.Context(), brokertest.DeprovisionRequest{InstanceID: "i1", ServiceID: sid, PlanID: pid, AcceptsIncomplete: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantStatus(t, "deprovision", resp, http.StatusAccepted)
-	b := <-bindDone
-	t.Logf("bind answered %d", b.StatusCode)
-	if u := h.iam.user(userName(testPrefix, "b1")); u != nil {
-		t.Errorf("IAM user %s with policy %v survives the instance's deprovision", userName(testPrefix, "b1"), u.policies)
 	}
 }

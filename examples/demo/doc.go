@@ -14,13 +14,16 @@
 //  3. plays the platform over HTTP with brokerkit's own OSB client
 //     (package brokertest): fetches the catalog, provisions an SQS
 //     "standard" instance named opensource-blog-sqs-demo, polls
-//     last_operation until it succeeds, binds os-blog-sqs-binding, and
-//     prints the Kubernetes Secret a pod would mount (values redacted);
-//  4. uses only what the binding returned (QueueURL and the AWS
-//     credentials and region) to send a message to the queue and receive
-//     it with the aws-sdk-go-v2 SQS client;
-//  5. unbinds, deprovisions, polls until the instance is gone, and checks
-//     on moto that the instance's CloudFormation stack is gone too.
+//     last_operation until it succeeds, binds os-blog-sqs-binding (an
+//     asynchronous bind: the binding's IAM user is a stack of its own),
+//     polls the binding's last_operation, fetches the binding, and prints
+//     the Kubernetes Secret a pod would mount (values redacted);
+//  4. uses only what the binding returned (QueueURL, the access key
+//     AccessKeyId and SecretAccessKey, and Region) to send a message to
+//     the queue and receive it with the aws-sdk-go-v2 SQS client;
+//  5. unbinds (asynchronous too), deprovisions, polls until the instance
+//     is gone, and checks on moto that the instance's CloudFormation stack
+//     is gone too.
 //
 // It then stops the broker and moto (also on failure and on Ctrl-C, and
 // the kernel kills them if the demo itself is killed, on Linux) and exits

@@ -47,14 +47,17 @@ func TestDemo(t *testing.T) {
 		"PUT /v2/service_instances/opensource-blog-sqs-demo?accepts_incomplete=true: 202 Accepted",
 		"GET .../last_operation: succeeded",
 		"aws cloudformation describe-stacks: brokerkit",
-		"PUT /v2/service_instances/opensource-blog-sqs-demo/service_bindings/os-blog-sqs-binding: 201 Created",
+		"PUT /v2/service_instances/opensource-blog-sqs-demo/service_bindings/os-blog-sqs-binding: 202 Accepted",
+		"GET .../service_bindings/os-blog-sqs-binding/last_operation: succeeded",
+		"GET /v2/service_instances/opensource-blog-sqs-demo/service_bindings/os-blog-sqs-binding: 200 OK",
 		"kind: Secret",
 		"name: os-blog-sqs-binding",
 		`QueueURL: "<redacted>"`,
 		`QueueARN: "<redacted>"`,
-		`AWS_SECRET_ACCESS_KEY: "<redacted>"`,
+		`SecretAccessKey: "<redacted>"`,
+		`AccessKeyId: "<redacted>"`,
 		": the body matches",
-		"DELETE /v2/service_instances/opensource-blog-sqs-demo/service_bindings/os-blog-sqs-binding: 200 OK",
+		"DELETE /v2/service_instances/opensource-blog-sqs-demo/service_bindings/os-blog-sqs-binding: 202 Accepted",
 		"no live stack named brokerkit* left",
 		"every step succeeded",
 		"stopped the broker",
@@ -65,7 +68,7 @@ func TestDemo(t *testing.T) {
 	}
 	// The Secret's values are printed redacted: no access key, and no
 	// stringData line with anything but <redacted>.
-	for _, line := range regexp.MustCompile(`(?m)^ +(AWS_\w+|Queue\w+): .*$`).FindAllString(got, -1) {
+	for _, line := range regexp.MustCompile(`(?m)^ +(AWS_\w+|Queue\w+|AccessKeyId|SecretAccessKey|User\w+|Region): .*$`).FindAllString(got, -1) {
 		if !strings.HasSuffix(line, `: "<redacted>"`) {
 			t.Errorf("a Secret value is printed: %q", line)
 		}

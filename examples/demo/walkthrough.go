@@ -34,7 +34,7 @@ const (
 // bindingKeys are the credentials the SQS binding must return: the pod of
 // step 8 reads QueueURL and QueueARN, and the demo's "pod" needs the rest
 // to reach the queue.
-var bindingKeys = []string{"QueueURL", "QueueARN", "QueueName", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+var bindingKeys = []string{"QueueURL", "QueueARN", "QueueName", "UserName", "AccessKeyId", "SecretAccessKey", "Region"}
 
 // walkthrough is the platform's side of the story, over HTTP.
 type walkthrough struct {
@@ -189,10 +189,12 @@ func (w *walkthrough) bind(ctx context.Context) (broker.Credentials, error) {
 		if lo.State != broker.Succeeded {
 			return nil, fmt.Errorf("binding last_operation: %s: %s", lo.State, lo.Description)
 		}
+		w.p.say("GET .../service_bindings/%s/last_operation: %s (the binding's IAM user stack is ready, and its access key made)", bindingID, lo.State)
 		got, err := w.client.GetBinding(ctx, brokertest.GetBindingRequest{InstanceID: instanceID, BindingID: bindingID, ServiceID: w.serviceID, PlanID: w.planID})
 		if err := expect(got, err, http.StatusOK); err != nil {
 			return nil, err
 		}
+		w.p.say("GET /v2/service_instances/%s/service_bindings/%s: %s", instanceID, bindingID, status(got.StatusCode))
 		creds = got.Value.Credentials
 	}
 	var missing []string
@@ -221,10 +223,10 @@ func (w *walkthrough) use(ctx context.Context, creds broker.Credentials) error {
 	str := func(k string) string { s, _ := creds[k].(string); return s }
 	queueURL := str("QueueURL")
 	client := sqs.NewFromConfig(aws.Config{
-		Region:      str("AWS_REGION"),
-		Credentials: credentials.NewStaticCredentialsProvider(str("AWS_ACCESS_KEY_ID"), str("AWS_SECRET_ACCESS_KEY"), ""),
+		Region:      str("Region"),
+		Credentials: credentials.NewStaticCredentialsProvider(str("AccessKeyId"), str("SecretAccessKey"), ""),
 		// Only the demo needs this: it points the SDK at moto. A pod on
-		// AWS sets no endpoint; the SDK derives SQS's from AWS_REGION.
+		// AWS sets no endpoint; the SDK derives SQS's from the region.
 		BaseEndpoint: aws.String(w.motoURL),
 		HTTPClient:   awshttp.NewBuildableClient(),
 	})
@@ -274,6 +276,7 @@ func (w *walkthrough) unbind(ctx context.Context) error {
 		if err == nil && lo.State != broker.Succeeded {
 			return fmt.Errorf("binding last_operation: %s: %s", lo.State, lo.Description)
 		}
+		w.p.say("GET .../service_bindings/%s/last_operation: succeeded (the access key, the IAM user and its stack are deleted)", bindingID)
 	}
 	w.bound = false
 	return nil
