@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +26,8 @@ import (
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/brokerkit/brokerkit/broker"
@@ -190,9 +196,20 @@ func startReplicas(t *testing.T, bin string, n int) ([]*replicaProc, *provisione
 	if err := dynamodb.CreateTable(t.Context(), awsdynamodb.NewFromConfig(mototest.Config(t, endpoint)), table); err != nil {
 		t.Fatal(err)
 	}
+	users := iam.NewFromConfig(mototest.Config(t, endpoint))
 	f := provisionertest.New(provisionertest.Options{Script: func(op provisionertest.Op) provisionertest.Script {
-		if op.Action == "CreateStack" {
-			return provisionertest.Script{Delay: stackDelay, Outputs: map[string]string{"QueueURL": "https://sqs/q", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:q", "QueueName": "q"}}
+		switch {
+		case op.Action == "CreateStack" && strings.HasPrefix(op.StackName, "rep-bind-"):
+			// A binding's stack: its user is made in moto's IAM, where
+			// the replicas give it its access key.
+			name := "rep-bind-" + randHex(6)
+			if _, err := users.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+				t.Errorf("creating the binding's user in moto: %v", err)
+				return provisionertest.Script{Fail: true}
+			}
+			return provisionertest.Script{Delay: stackDelay, Outputs: map[string]string{"UserName": name, "UserARN": "arn:aws:iam::123456789012:user/" + name, "Region": mototest.Region}}
+		case op.Action == "CreateStack":
+			return provisionertest.Script{Delay: stackDelay, Outputs: map[string]string{"QueueURL": "https://sqs/q", "QueueARN": "arn:aws:sqs:us-east-1:123456789012:q", "QueueName": "q"}}
 		}
 		return provisionertest.Script{}
 	}})
@@ -310,6 +327,44 @@ func TestReplicas(t *testing.T) {
 				t.Errorf("CreateStack called %d times, want 1", c)
 			}
 			checkNoOverlap(t, log, stack)
+
+			// A binding: bound on one replica, polled on another, fetched
+			// on a third (or the first again), unbound on the second.
+			bid := brokertest.NewUUID()
+			br, err := procs[0].client.Bind(t.Context(), brokertest.BindRequest{InstanceID: id, BindingID: bid, ServiceID: sid, PlanID: pid, AcceptsIncomplete: true})
+			if err != nil || br.StatusCode != http.StatusAccepted {
+				t.Fatalf("bind on replica 0: %v %v", br, err)
+			}
+			if lo, err := procs[1].client.PollBindingLastOperation(t.Context(), id, bid, br.Value.Operation, pollFast); err != nil || lo.State != broker.Succeeded {
+				t.Fatalf("the bind polled on replica 1: %v %+v", err, lo)
+			}
+			var creds []broker.Credentials
+			for _, p := range []*replicaProc{procs[n-1], procs[1]} {
+				got, err := p.client.GetBinding(t.Context(), brokertest.GetBindingRequest{InstanceID: id, BindingID: bid, ServiceID: sid, PlanID: pid})
+				if err != nil || got.StatusCode != http.StatusOK {
+					t.Fatalf("GET binding: %v %v", got, err)
+				}
+				creds = append(creds, got.Value.Credentials)
+			}
+			for _, k := range []string{"QueueURL", "QueueARN", "UserName", "AccessKeyId", "SecretAccessKey"} {
+				if s, _ := creds[0][k].(string); s == "" {
+					t.Errorf("GET binding on replica %d: no %s in %v", n-1, k, slices.Sorted(maps.Keys(creds[0])))
+				}
+			}
+			if diff := cmp.Diff(map[string]any(creds[0]), map[string]any(creds[1])); diff != "" {
+				t.Errorf("GET binding differs between replicas (-last +1):\n%s", diff)
+			}
+			ur, err := procs[1].client.Unbind(t.Context(), brokertest.UnbindRequest{InstanceID: id, BindingID: bid, ServiceID: sid, PlanID: pid, AcceptsIncomplete: true})
+			if err != nil || ur.StatusCode != http.StatusAccepted {
+				t.Fatalf("unbind on replica 1: %v %v", ur, err)
+			}
+			if lo, err := procs[0].client.PollBindingLastOperation(t.Context(), id, bid, ur.Value.Operation, pollFast); err != nil && !errors.Is(err, brokertest.ErrGone) || err == nil && lo.State != broker.Succeeded {
+				t.Fatalf("the unbind polled on replica 0: %v %+v", err, lo)
+			}
+			keys, err := iam.NewFromConfig(mototest.Config(t, mototest.Endpoint(t))).ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String(creds[0]["UserName"].(string))})
+			if err != nil || len(keys.AccessKeyMetadata) != 0 {
+				t.Errorf("the binding's user after the unbind: keys %v, %v; want none", keys, err)
+			}
 
 			// A replica dies right after starting a provision.
 			killed := brokertest.NewUUID()
