@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
@@ -211,12 +212,20 @@ func parseJSON(data []byte) (*tnode, error) {
 	return n, nil
 }
 
-// jsonError adds the line the decoder stopped at.
+// jsonError adds the line the decoder stopped at. The text of a syntax
+// error is cut to the offending character, as encoding/json's wording
+// after it differs between Go releases and error text is API.
 func jsonError(data []byte, dec *json.Decoder, err error) error {
 	off := min(int(dec.InputOffset()), len(data))
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	return fmt.Errorf("not valid JSON: line %d: %s", line, oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if m := invalidCharRE.FindString(msg); m != "" {
+		msg = m
+	}
+	return fmt.Errorf("not valid JSON: line %d: %s", line, msg)
 }
+
+var invalidCharRE = regexp.MustCompile(`^invalid character '(?:[^'\\]|\\.)+'`)
 
 // fromJSON reads one value from dec.
 func fromJSON(dec *json.Decoder, depth int) (*tnode, error) {
