@@ -17,27 +17,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/brokerkit/brokerkit/binding"
+	"github.com/brokerkit/brokerkit/catalog"
 	"github.com/brokerkit/brokerkit/examples/controller/api/v1alpha1"
 	"github.com/brokerkit/brokerkit/examples/controller/kubesecret"
 	"github.com/brokerkit/brokerkit/provisioner"
-)
-
-// The Secret keys of a binding's access key, and the binding output that
-// names its IAM user.
-const (
-	KeyAccessKeyID     = "AccessKeyId"
-	KeySecretAccessKey = "SecretAccessKey"
-	OutputUserName     = "UserName"
+	"github.com/brokerkit/brokerkit/provisioner/accesskeys"
 )
 
 // BindingReconciler creates and deletes ServiceBindings: a record of the
-// bindings' Tracker (a stack with the binding's IAM user), an access key,
-// and the Secret. Build it with [Setup].
+// bindings' Tracker (a stack with the binding's IAM user and, through
+// accesskeys, its access key) and the Secret. Build it with [Setup].
 type BindingReconciler struct {
 	reconcilerBase
-	// reader reads Secrets from the API server, not the cache: the Secret
-	// says which access key is current, and a stale read would replace a
-	// key that was just written.
+	// reader reads Secrets from the API server, not the cache: a Secret
+	// that was just created or deleted is not mistaken for its absence or
+	// presence (a second Create, or a conflict with our own Secret).
 	reader client.Reader
 }
 
@@ -172,8 +166,9 @@ func (w *bindingWork) bind(ctx context.Context, inst *provisioner.Record) (ctrl.
 	return w.requeue(0), nil
 }
 
-// writeSecret creates or updates the Secret from the instance's and the
-// binding's outputs and the binding's access key.
+// writeSecret creates or updates the Secret from the instance's outputs
+// and the binding's, plain and sealed (the access key's secret), as the
+// service's credentials spec maps them.
 func (w *bindingWork) writeSecret(ctx context.Context, inst, rec *provisioner.Record) (ctrl.Result, error) {
 	name := w.sb.SecretNameOrDefault()
 	var cur corev1.Secret
@@ -186,31 +181,28 @@ func (w *bindingWork) writeSecret(ctx context.Context, inst, rec *provisioner.Re
 		w.cond.stalled(v1alpha1.ReasonSecretConflict, fmt.Sprintf("Secret %q exists and does not belong to this binding.", name))
 		return ctrl.Result{}, nil
 	}
-	extra := map[string]string{}
-	var key AccessKey
-	created := false
-	if w.opts.AccessKeys != nil {
-		user := rec.Outputs[OutputUserName]
-		if user == "" {
-			w.cond.stalled(v1alpha1.ReasonBindFailed, "The binding's stack has no output "+OutputUserName+" to give an access key.")
-			return ctrl.Result{}, nil
-		}
-		current := AccessKey{ID: string(cur.Data[KeyAccessKeyID]), Secret: string(cur.Data[KeySecretAccessKey])}
-		if key, created, err = w.opts.AccessKeys.Ensure(ctx, user, current); err != nil {
-			return ctrl.Result{}, err
-		}
-		extra[KeyAccessKeyID], extra[KeySecretAccessKey] = key.ID, key.Secret
-	}
-	creds, err := binding.Build(ctx, binding.Merge(inst.Outputs, rec.Outputs), binding.Options{Extra: extra})
+	// An error opening the sealed outputs (the sealer's key was replaced)
+	// is retried, not Stalled: restoring the key fixes it without a change
+	// of the spec. Its text names the output, never a value.
+	secrets, err := w.opts.Bindings.SecretOutputs(rec)
 	if err != nil {
-		w.revokeNew(ctx, rec, key, created)
+		return ctrl.Result{}, err
+	}
+	svc, _ := w.opts.Catalog.Service(inst.ServiceID)
+	var spec *catalog.CredentialsSpec
+	typ := ""
+	if svc != nil {
+		spec, typ = svc.Credentials, w.opts.BindingType(svc)
+	}
+	bopts, err := binding.OptionsFor(spec)
+	if err != nil {
 		w.cond.stalled(v1alpha1.ReasonBindFailed, err.Error())
 		return ctrl.Result{}, nil
 	}
-	svc, _ := w.opts.Catalog.Service(inst.ServiceID)
-	typ := ""
-	if svc != nil {
-		typ = w.opts.BindingType(svc)
+	creds, err := binding.Build(ctx, binding.Merge(inst.Outputs, rec.Outputs, secrets), bopts)
+	if err != nil {
+		w.cond.stalled(v1alpha1.ReasonBindFailed, err.Error())
+		return ctrl.Result{}, nil
 	}
 	want := kubesecret.Secret(w.sb.Namespace, name, creds, typ, w.opts.Provider)
 	switch {
@@ -229,26 +221,16 @@ func (w *bindingWork) writeSecret(ctx context.Context, inst, rec *provisioner.Re
 		err = w.client.Update(ctx, next)
 	}
 	if err != nil {
-		w.revokeNew(ctx, rec, key, created)
 		return ctrl.Result{}, err
 	}
 	w.sb.Status.Binding = &corev1.LocalObjectReference{Name: name}
-	w.sb.Status.AccessKeyID = key.ID
+	w.sb.Status.AccessKeyID = rec.Outputs[accesskeys.DefaultKeyIDOutput]
 	w.cond.done("The credentials are in Secret " + name + ".")
 	return ctrl.Result{}, nil
 }
 
-// revokeNew deletes a key this reconcile created but could not write to
-// the Secret, so that it does not outlive the only copy of its secret.
-// (Should this fail too, the next Ensure deletes it.)
-func (w *bindingWork) revokeNew(ctx context.Context, rec *provisioner.Record, key AccessKey, created bool) {
-	if created {
-		_ = w.opts.AccessKeys.Revoke(ctx, rec.Outputs[OutputUserName], key)
-	}
-}
-
-// finalize revokes the binding's access keys, deletes its Secret, then its
-// stack, then removes the finalizer.
+// finalize deletes the binding's Secret, then its record (the access keys,
+// by the accesskeys wrapper, then the stack), then removes the finalizer.
 func (w *bindingWork) finalize(ctx context.Context) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(w.sb, v1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
@@ -280,17 +262,6 @@ func (w *bindingWork) finalize(ctx context.Context) (ctrl.Result, error) {
 		if ok, res := w.retryFailedDelete(op.FinishedAt); !ok {
 			return res, nil
 		}
-	}
-	// Revoke first: the key is what grants access, and IAM does not delete
-	// a user that still has keys.
-	if rec, err := w.opts.Bindings.Instance(ctx, w.id); err == nil && w.opts.AccessKeys != nil {
-		if user := rec.Outputs[OutputUserName]; user != "" {
-			if err := w.opts.AccessKeys.Revoke(ctx, user, AccessKey{}); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-	} else if err != nil && !errors.Is(err, provisioner.ErrNotFound) && !errors.Is(err, provisioner.ErrBusy) {
-		return ctrl.Result{}, err
 	}
 	if err := w.deleteSecret(ctx); err != nil {
 		return ctrl.Result{}, err

@@ -3,18 +3,28 @@
 // directly. A ServiceInstance is an instance of the instances' Tracker (a
 // CloudFormation stack), a ServiceBinding a record of a second Tracker with a
 // Store of its own (a stack with an IAM user whose policy allows exactly the
-// instance's queue), plus an access key, written with the instances' outputs
-// to a Secret of type servicebinding.io/<type> that the binding owns.
+// instance's queue, given an access key by the [accesskeys] wrapper), written
+// with the instance's outputs to a Secret of type servicebinding.io/<type>
+// that the binding owns.
 //
 // # Usage
 //
+//	keys, _ := accesskeys.New(bindingStacks, accesskeys.Options{Client: iam.NewFromConfig(cfg)})
+//	sealer, _ := provisioner.NewAESSealer(key) // a key that outlives the process: see package sealerkey
+//	bindings, _ := provisioner.New(provisioner.Options{Provisioner: keys, Sealer: sealer,
+//		Store: boltBindings /* store.OpenBolt("bindings.db", …) */, …})
 //	err := reconciler.Setup(mgr, reconciler.Options{
 //		Catalog:   idx,
 //		Instances: instances, // provisioner.New over store.OpenBolt("instances.db", …)
-//		Bindings:  bindings,  // provisioner.New over store.OpenBolt("bindings.db", …)
+//		Bindings:  bindings,
 //		BindingParameters: func(planID string) []string { return []string{"QueueARN"} },
-//		AccessKeys: &reconciler.IAMAccessKeys{IAM: iam.NewFromConfig(cfg)},
 //	})
+//
+// The Secret holds the instance's outputs, the binding's and its sealed
+// outputs (the key's SecretAccessKey, opened by the Tracker's
+// SecretOutputs), as the service's credentials spec maps them
+// (binding.OptionsFor): it is built again from the stores whenever the
+// binding is reconciled.
 //
 // Setup registers both reconcilers and a manager Runnable per Tracker that
 // runs its Run loop, so the operations a previous process left in flight
@@ -35,8 +45,8 @@
 // # Deletion
 //
 // Both kinds carry the finalizer [v1alpha1.Finalizer]. Deleting a binding
-// revokes its access keys, deletes its Secret and its stack, then removes the
-// finalizer; deleting an instance waits for its bindings to be gone, then
+// deletes its Secret, then its record: the wrapper deletes the user's access
+// keys before the stack's delete starts. Then the finalizer goes; deleting an instance waits for its bindings to be gone, then
 // deletes its stack. A failed provision is deleted the same way, or replaced
 // when the spec changes.
 //

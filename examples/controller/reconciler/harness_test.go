@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"golang.org/x/time/rate"
@@ -26,13 +25,17 @@ import (
 
 	"github.com/brokerkit/brokerkit/catalog"
 	"github.com/brokerkit/brokerkit/examples/controller/reconciler"
+	"github.com/brokerkit/brokerkit/examples/controller/sealerkey"
 	"github.com/brokerkit/brokerkit/examples/controller/templates"
 	"github.com/brokerkit/brokerkit/provisioner"
+	"github.com/brokerkit/brokerkit/provisioner/accesskeys"
 	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
 	"github.com/brokerkit/brokerkit/provisioner/store"
 )
 
-// The catalog of the tests: the example broker's SQS template.
+// The catalog of the tests: the example broker's SQS template, with the
+// binding template its BindingTemplate names (which the loader requires;
+// the controller's stacks use templates.Bindings).
 var (
 	catalogOnce sync.Once
 	templateSet *catalog.TemplateSet
@@ -42,13 +45,16 @@ var (
 func sqsTemplates(t *testing.T) *catalog.TemplateSet {
 	t.Helper()
 	catalogOnce.Do(func() {
-		body, err := os.ReadFile(filepath.Join("..", "..", "awsbroker", "templates", "sqs.yaml"))
-		if err != nil {
-			catalogErr = err
-			return
+		fsys := fstest.MapFS{}
+		for _, name := range []string{"sqs.yaml", "bindings/sqs.yaml"} {
+			body, err := os.ReadFile(filepath.Join("..", "..", "awsbroker", "templates", filepath.FromSlash(name)))
+			if err != nil {
+				catalogErr = err
+				return
+			}
+			fsys[name] = &fstest.MapFile{Data: body}
 		}
-		templateSet, catalogErr = catalog.LoadTemplates(fstest.MapFS{"sqs.yaml": {Data: body}},
-			catalog.TemplateOptions{BrokerID: "controller-test"})
+		templateSet, catalogErr = catalog.LoadTemplates(fsys, catalog.TemplateOptions{BrokerID: "controller-test"})
 	})
 	if catalogErr != nil {
 		t.Fatal(catalogErr)
@@ -62,10 +68,12 @@ type controllerConfig struct {
 	// CFN is the configuration of the CloudFormation client (moto's or
 	// the scripted fake's).
 	CFN aws.Config
-	// IAM, when set, gives bindings access keys.
-	IAM *iam.Client
-	// Keys, when set, wraps the access keys (to watch them).
-	Keys func(reconciler.AccessKeys) reconciler.AccessKeys
+	// IAM, when set, gives bindings access keys: the bindings' stacks are
+	// wrapped by accesskeys.New.
+	IAM accesskeys.API
+	// WrapStacks, when set, wraps the bindings' stacks inside the access
+	// keys' wrapper (to watch what it does before each stack call).
+	WrapStacks func(*cloudformation.Stacks) provisioner.Provisioner
 	// StateDir holds the bolt files; a restart reuses it.
 	StateDir    string
 	StackPrefix string
@@ -93,7 +101,17 @@ func startController(t *testing.T, cfg controllerConfig) *testController {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	client := cloudformation.NewClient(cfg.CFN, rate.NewLimiter(200, 50))
 	c := &testController{done: make(chan error, 1)}
-	tracker := func(file, prefix string, tpl cloudformation.TemplateSource) *provisioner.Tracker {
+	// The key file in the state directory, as cmd/controller keeps it: a
+	// restart opens what the previous manager sealed.
+	key, err := sealerkey.LoadOrCreate(filepath.Join(cfg.StateDir, "sealer.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := provisioner.NewAESSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracker := func(file, prefix string, tpl cloudformation.TemplateSource, bindings bool) *provisioner.Tracker {
 		st, err := store.OpenBolt(filepath.Join(cfg.StateDir, file), store.BoltOptions{NoSync: true, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +122,16 @@ func startController(t *testing.T, cfg controllerConfig) *testController {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := provisioner.New(provisioner.Options{Store: st, Provisioner: stacks, Catalog: idx, Logger: log,
+		var p provisioner.Provisioner = stacks
+		if bindings && cfg.WrapStacks != nil {
+			p = cfg.WrapStacks(stacks)
+		}
+		if bindings && cfg.IAM != nil {
+			if p, err = accesskeys.New(p, accesskeys.Options{Client: cfg.IAM, Logger: log}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr, err := provisioner.New(provisioner.Options{Store: st, Provisioner: p, Catalog: idx, Sealer: sealer, Logger: log,
 			PollInterval: 50 * time.Millisecond, MaxPollInterval: 250 * time.Millisecond, CallTimeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -112,8 +139,8 @@ func startController(t *testing.T, cfg controllerConfig) *testController {
 		return tr
 	}
 	bindingTemplates := templates.Bindings(&ts.Catalog, "sqs")
-	c.Instances = tracker("instances.db", cfg.StackPrefix, cloudformation.TemplatesFrom(ts))
-	c.Bindings = tracker("bindings.db", cfg.StackPrefix+"-bind", bindingTemplates)
+	c.Instances = tracker("instances.db", cfg.StackPrefix, cloudformation.TemplatesFrom(ts), false)
+	c.Bindings = tracker("bindings.db", cfg.StackPrefix+"-bind", bindingTemplates, true)
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
@@ -131,12 +158,6 @@ func startController(t *testing.T, cfg controllerConfig) *testController {
 		Catalog: idx, Instances: c.Instances, Bindings: c.Bindings,
 		BindingParameters: templates.Parameters(bindingTemplates),
 		MinRequeue:        50 * time.Millisecond, MaxRequeue: time.Second, RetryDelete: time.Second,
-	}
-	if cfg.IAM != nil {
-		opts.AccessKeys = &reconciler.IAMAccessKeys{IAM: cfg.IAM}
-		if cfg.Keys != nil {
-			opts.AccessKeys = cfg.Keys(opts.AccessKeys)
-		}
 	}
 	if err := reconciler.Setup(mgr, opts); err != nil {
 		t.Fatal(err)

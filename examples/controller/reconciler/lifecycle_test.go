@@ -27,8 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/brokerkit/brokerkit/examples/controller/api/v1alpha1"
-	"github.com/brokerkit/brokerkit/examples/controller/reconciler"
 	"github.com/brokerkit/brokerkit/examples/controller/templates"
+	"github.com/brokerkit/brokerkit/provisioner"
+	"github.com/brokerkit/brokerkit/provisioner/accesskeys"
+	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
 )
 
 // TestSQSLifecycle is the walkthrough's steps 6 to 8 on a real API server
@@ -48,7 +50,7 @@ func TestSQSLifecycle(t *testing.T) {
 	users := iam.NewFromConfig(awsCfg)
 	revoked := &revokeRecorder{users: users}
 	startController(t, controllerConfig{Namespace: ns, CFN: awsCfg, IAM: users, StateDir: t.TempDir(), StackPrefix: "ctl",
-		Keys: func(k reconciler.AccessKeys) reconciler.AccessKeys { revoked.AccessKeys = k; return revoked }})
+		WrapStacks: func(s *cloudformation.Stacks) provisioner.Provisioner { revoked.Stacks = s; return revoked }})
 
 	si := &v1alpha1.ServiceInstance{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "opensource-blog-sqs-demo"},
@@ -137,9 +139,10 @@ func TestSQSLifecycle(t *testing.T) {
 	waitGone(t, k, &secret, 10*time.Second)
 	// moto deletes a user together with its keys (AWS refuses to), so
 	// that the key is gone afterwards shows nothing: the recorder looked
-	// right after the revoke, before the stack's delete.
+	// when the accesskeys wrapper had deleted the keys and called the
+	// stack's delete, before it ran.
 	if after, ok := revoked.after(user); !ok || len(after) != 0 {
-		t.Errorf("revoked %v, keys right after the revoke %v; want a revoke leaving none", ok, after)
+		t.Errorf("stack delete seen %v, keys the user had then %v; want none left by the wrapper", ok, after)
 	}
 	if _, err := users.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)}); !isNoSuchEntity(err) {
 		t.Errorf("ListAccessKeys %s after unbind: %v; want NoSuchEntity", user, err)
@@ -259,37 +262,37 @@ func checkUserPolicy(t *testing.T, users *iam.Client, user, queueARN string) {
 	}
 }
 
-// revokeRecorder lists a user's keys in IAM right after each Revoke of all
-// its keys.
+// revokeRecorder sits between the accesskeys wrapper and the bindings'
+// stacks: at each stack delete it lists the keys the user has in IAM, which
+// the wrapper should have deleted just before.
 type revokeRecorder struct {
-	reconciler.AccessKeys
+	*cloudformation.Stacks
 	users *iam.Client
 	mu    sync.Mutex
 	left  map[string][]string
 }
 
-func (r *revokeRecorder) Revoke(ctx context.Context, user string, key reconciler.AccessKey) error {
-	if err := r.AccessKeys.Revoke(ctx, user, key); err != nil || key.ID != "" {
-		return err
+func (r *revokeRecorder) Delete(ctx context.Context, op *provisioner.Operation, inst *provisioner.Instance) (provisioner.Start, error) {
+	if user := inst.Outputs[accesskeys.DefaultUserOutput]; user != "" {
+		out, err := r.users.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+		if err != nil {
+			return provisioner.Start{}, err
+		}
+		ids := []string{}
+		for _, m := range out.AccessKeyMetadata {
+			ids = append(ids, aws.ToString(m.AccessKeyId))
+		}
+		r.mu.Lock()
+		if r.left == nil {
+			r.left = map[string][]string{}
+		}
+		r.left[user] = ids
+		r.mu.Unlock()
 	}
-	out, err := r.users.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
-	if err != nil {
-		return err
-	}
-	ids := []string{}
-	for _, m := range out.AccessKeyMetadata {
-		ids = append(ids, aws.ToString(m.AccessKeyId))
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.left == nil {
-		r.left = map[string][]string{}
-	}
-	r.left[user] = ids
-	return nil
+	return r.Stacks.Delete(ctx, op, inst)
 }
 
-// after returns the keys user had right after its last revoke.
+// after returns the keys user had at its last stack delete.
 func (r *revokeRecorder) after(user string) ([]string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -24,15 +24,14 @@ type Options struct {
 	// Instances runs the instances' operations. Required.
 	Instances *provisioner.Tracker
 	// Bindings runs the bindings' operations, with the instances' plan IDs
-	// as its plans and a Store of its own. Required.
+	// as its plans and a Store of its own. Required. For bindings with
+	// access keys, its Provisioner is wrapped by accesskeys.New and it has
+	// a Sealer: the key's secret is a sealed output, which the Secret gets
+	// through its SecretOutputs.
 	Bindings *provisioner.Tracker
 	// BindingParameters names the instance outputs a binding's stack takes
 	// as parameters (for SQS, QueueARN). Nil passes none.
 	BindingParameters func(planID string) []string
-	// AccessKeys, when set, gives each binding's IAM user (the binding
-	// output UserName) an access key, added to the Secret as AccessKeyId
-	// and SecretAccessKey. Nil: the Secret holds the outputs only.
-	AccessKeys AccessKeys
 	// BindingType is the Secret's servicebinding.io type for a service;
 	// default the service's name ("sqs").
 	BindingType func(svc *catalog.Service) string

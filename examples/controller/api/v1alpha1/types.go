@@ -163,7 +163,8 @@ type ServiceBindingStatus struct {
 	// +optional
 	Binding *corev1.LocalObjectReference `json:"binding,omitempty"`
 	// AccessKeyID is the ID of the binding's access key (not a secret;
-	// the key's secret is only in the Secret).
+	// the key's secret is in the Secret, and sealed in the controller's
+	// store).
 	// +optional
 	AccessKeyID string `json:"accessKeyID,omitempty"`
 }

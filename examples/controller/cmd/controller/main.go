@@ -1,7 +1,9 @@
 // Command controller runs the brokerkit example controller in a cluster:
 // ServiceInstances and ServiceBindings of the CRDs in config/crd, provisioned
 // as CloudFormation stacks from a directory of AWS Service Broker templates,
-// with the operation records in two bbolt files.
+// with the operation records in two bbolt files. Each binding's IAM user gets
+// an access key (provisioner/accesskeys), whose secret is sealed in
+// bindings.db with the key in the -sealer-key file, created on first start.
 //
 //	controller -templates ../awsbroker/templates -state /var/lib/brokerkit
 //
@@ -32,8 +34,10 @@ import (
 	"github.com/brokerkit/brokerkit/catalog"
 	"github.com/brokerkit/brokerkit/examples/controller/api/v1alpha1"
 	"github.com/brokerkit/brokerkit/examples/controller/reconciler"
+	"github.com/brokerkit/brokerkit/examples/controller/sealerkey"
 	"github.com/brokerkit/brokerkit/examples/controller/templates"
 	"github.com/brokerkit/brokerkit/provisioner"
+	"github.com/brokerkit/brokerkit/provisioner/accesskeys"
 	"github.com/brokerkit/brokerkit/provisioner/cloudformation"
 	"github.com/brokerkit/brokerkit/provisioner/store"
 )
@@ -53,6 +57,7 @@ func run() error {
 		brokerID    = flag.String("broker-id", "brokerkit-controller", "seeds the catalog's IDs and tags every stack")
 		namespace   = flag.String("namespace", "", "watch this `namespace` only (default all)")
 		leaderElect = flag.Bool("leader-elect", false, "elect a leader among replicas")
+		sealerKey   = flag.String("sealer-key", "", "`file` of the 32-byte key sealing secrets in the bolt files, created when missing; mount a Secret here to keep it apart from them (default <state>/sealer.key)")
 	)
 	flag.Parse()
 	if *tplDir == "" {
@@ -74,30 +79,50 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *sealerKey == "" {
+		*sealerKey = filepath.Join(*stateDir, "sealer.key")
+	}
+	key, err := sealerkey.LoadOrCreate(*sealerKey)
+	if err != nil {
+		return err
+	}
+	// One key for both stores: without it a binding's SecretAccessKey
+	// (and an instance's secret parameters) would not survive a restart.
+	sealer, err := provisioner.NewAESSealer(key)
+	if err != nil {
+		return err
+	}
 	client := cloudformation.NewClient(awsCfg, rate.NewLimiter(2, 5))
-	tracker := func(file, prefix string, tpl cloudformation.TemplateSource) (*provisioner.Tracker, func() error, error) {
+	tracker := func(file, prefix string, tpl cloudformation.TemplateSource, wrap func(provisioner.Provisioner) (provisioner.Provisioner, error)) (*provisioner.Tracker, func() error, error) {
 		st, err := store.OpenBolt(filepath.Join(*stateDir, file), store.BoltOptions{})
 		if err != nil {
 			return nil, nil, err
 		}
-		stacks, err := cloudformation.New(cloudformation.Options{Client: client, Catalog: idx, Templates: tpl,
+		var p provisioner.Provisioner
+		p, err = cloudformation.New(cloudformation.Options{Client: client, Catalog: idx, Templates: tpl,
 			StackPrefix: prefix, BrokerID: *brokerID, Logger: log})
+		if err == nil && wrap != nil {
+			p, err = wrap(p)
+		}
 		if err != nil {
 			return nil, nil, errors.Join(err, st.Close())
 		}
-		tr, err := provisioner.New(provisioner.Options{Store: st, Provisioner: stacks, Catalog: idx, Logger: log})
+		tr, err := provisioner.New(provisioner.Options{Store: st, Provisioner: p, Catalog: idx, Sealer: sealer, Logger: log})
 		if err != nil {
 			return nil, nil, errors.Join(err, st.Close())
 		}
 		return tr, st.Close, nil
 	}
-	instances, closeInstances, err := tracker("instances.db", *prefix, cloudformation.TemplatesFrom(ts))
+	instances, closeInstances, err := tracker("instances.db", *prefix, cloudformation.TemplatesFrom(ts), nil)
 	if err != nil {
 		return err
 	}
 	defer closeInstances()
 	bindingTemplates := templates.Bindings(&ts.Catalog, "sqs")
-	bindings, closeBindings, err := tracker("bindings.db", *prefix+"-bind", bindingTemplates)
+	withKeys := func(p provisioner.Provisioner) (provisioner.Provisioner, error) {
+		return accesskeys.New(p, accesskeys.Options{Client: iam.NewFromConfig(awsCfg), Logger: log})
+	}
+	bindings, closeBindings, err := tracker("bindings.db", *prefix+"-bind", bindingTemplates, withKeys)
 	if err != nil {
 		return err
 	}
@@ -121,9 +146,6 @@ func run() error {
 	if err := reconciler.Setup(mgr, reconciler.Options{
 		Catalog: idx, Instances: instances, Bindings: bindings,
 		BindingParameters: templates.Parameters(bindingTemplates),
-		// Until the core library's access-key wrapper lands, the
-		// controller creates the binding users' keys itself.
-		AccessKeys: &reconciler.IAMAccessKeys{IAM: iam.NewFromConfig(awsCfg)},
 	}); err != nil {
 		return err
 	}
