@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -44,7 +45,17 @@ type BoltOptions struct {
 	// (not only of the process) may lose acknowledged writes or corrupt
 	// the file. For tests and benchmarks only.
 	NoSync bool
+	// CachedRecords bounds the cache of decoded records that makes Get
+	// cheap for records read again unchanged, as last_operation polls
+	// do: 0 means DefaultCachedRecords, a negative value no cache. Each
+	// cached record costs about its stored size twice (the stored bytes,
+	// to tell that it is unchanged, and the decoded record).
+	CachedRecords int
 }
+
+// DefaultCachedRecords is the size of Bolt's cache of decoded records
+// when BoltOptions.CachedRecords is zero.
+const DefaultCachedRecords = 10_000
 
 // Bolt is a durable [provisioner.Store] in one file, written with bbolt
 // (go.etcd.io/bbolt). Every Put and Delete is one bbolt write transaction
@@ -54,6 +65,11 @@ type BoltOptions struct {
 // compare-and-swap is exact across goroutines; reads run concurrently
 // with each other and with the writer and see a consistent snapshot.
 //
+// Get keeps the records it decodes in a bounded cache
+// (BoltOptions.CachedRecords) and, on each read, uses a cached record only
+// if the stored bytes are those it was decoded from, so a read never
+// returns a stale record; it returns a copy, which the caller owns.
+//
 // Only one process can have the file open: OpenBolt takes an exclusive
 // lock on it (flock), held until Close. A Bolt therefore serves a single
 // broker process; replicas need a shared store.
@@ -61,8 +77,9 @@ type BoltOptions struct {
 // A Bolt is safe for concurrent use. Build it with [OpenBolt]; the zero
 // value is not usable.
 type Bolt struct {
-	db   *bolt.DB
-	path string
+	db    *bolt.DB
+	path  string
+	cache *recordCache // nil: no cache
 }
 
 // OpenBolt opens the store in the file at path, creating it (mode 0600,
@@ -87,7 +104,11 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Bolt{db: db, path: path}, nil
+	b := &Bolt{db: db, path: path}
+	if opts.CachedRecords >= 0 {
+		b.cache = newRecordCache(cmp.Or(opts.CachedRecords, DefaultCachedRecords))
+	}
+	return b, nil
 }
 
 // initFile lays out a new file, or checks that an existing one has the
@@ -140,8 +161,14 @@ func (b *Bolt) Get(ctx context.Context, instanceID string) (*provisioner.Record,
 		if v == nil {
 			return provisioner.ErrNotFound
 		}
+		if rec = b.cache.get(instanceID, v); rec != nil {
+			return nil
+		}
 		var err error
 		rec, err = decode(instanceID, v)
+		if err == nil {
+			b.cache.put(instanceID, v, rec)
+		}
 		return err
 	})
 	if err != nil {
@@ -244,6 +271,9 @@ func (b *Bolt) Delete(ctx context.Context, instanceID string, version uint64) er
 		}
 		return nil
 	})
+	if err == nil {
+		b.cache.forget(instanceID)
+	}
 	return b.wrap(err, "delete", instanceID)
 }
 

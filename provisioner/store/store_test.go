@@ -38,6 +38,68 @@ func TestBoltContract(t *testing.T) {
 	})
 }
 
+// TestBoltContractCache runs the contract without the cache of decoded
+// records and with a cache of one record, which evicts on every other
+// read.
+func TestBoltContractCache(t *testing.T) {
+	for _, n := range []int{-1, 1} {
+		t.Run(fmt.Sprint("CachedRecords=", n), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) provisioner.Store {
+				return openBolt(t, filepath.Join(t.TempDir(), "store.db"), store.BoltOptions{NoSync: true, CachedRecords: n})
+			})
+		})
+	}
+}
+
+// TestBoltCacheIsolation checks that a record read from the cache is the
+// caller's own: changing every part of one Get's result changes neither
+// the store nor the next Get's result; and that a record written again is
+// read anew.
+func TestBoltCacheIsolation(t *testing.T) {
+	t.Parallel()
+	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), store.BoltOptions{NoSync: true})
+	rec := record("i-1", provisioner.InProgress)
+	rec.Context = map[string]any{"platform": "cloudfoundry", "nested": map[string]any{"a": []any{"b"}}}
+	rec.SealedOutputs = map[string][]byte{"Secret": []byte("sealed")}
+	rec.Operation.Change = &provisioner.Change{Parameters: map[string]any{"size": "large"}}
+	if err := s.Put(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Get(t.Context(), "i-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := first.Clone()
+	for range 3 { // a miss, then hits
+		got, err := s.Get(t.Context(), "i-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("Get after changing an earlier result (-want +got):\n%s", diff)
+		}
+		got.Parameters["name"] = "changed"
+		got.Context["nested"].(map[string]any)["a"].([]any)[0] = "changed"
+		got.Secrets["password"].Salt[0] = 'X'
+		got.Outputs["Endpoint"] = "changed"
+		got.SealedOutputs["Secret"][0] = 'X'
+		got.Operation.State = provisioner.Failed
+		got.Operation.Change.Parameters["size"] = "changed"
+	}
+	next := want.Clone()
+	next.Operation.State = provisioner.Succeeded
+	if err := s.Put(t.Context(), next); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(t.Context(), "i-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Operation.State != provisioner.Succeeded || got.Version != next.Version {
+		t.Errorf("after a Put: state %s version %d, want %s %d (a stale cached record?)", got.Operation.State, got.Version, provisioner.Succeeded, next.Version)
+	}
+}
+
 func openBolt(t testing.TB, path string, opts store.BoltOptions) *store.Bolt {
 	t.Helper()
 	b, err := store.OpenBolt(path, opts)
@@ -364,8 +426,15 @@ func BenchmarkBoltPut(b *testing.B) {
 	}
 }
 
+// BenchmarkBoltGet reads 1,000 records round robin, with the cache of
+// decoded records (as last_operation polls read them) and without.
 func BenchmarkBoltGet(b *testing.B) {
-	s := openBolt(b, filepath.Join(b.TempDir(), "store.db"), store.BoltOptions{NoSync: true})
+	b.Run("cache=on", func(b *testing.B) { benchBoltGet(b, 0) })
+	b.Run("cache=off", func(b *testing.B) { benchBoltGet(b, -1) })
+}
+
+func benchBoltGet(b *testing.B, cached int) {
+	s := openBolt(b, filepath.Join(b.TempDir(), "store.db"), store.BoltOptions{NoSync: true, CachedRecords: cached})
 	const n = 1000
 	for i := range n {
 		if err := s.Put(b.Context(), record(fmt.Sprint("i-", i), provisioner.Succeeded)); err != nil {
