@@ -210,8 +210,8 @@ func (ts templateSet) declared(planID string) []string {
 
 // loadTemplates reads the templates directory (or the embedded one) into
 // a validated catalog, the plans' templates and the loader's warnings.
-// Every plan needs a binding template (BindingTemplate): bindings are its
-// stacks.
+// A plan is bindable when its service names a binding template
+// (BindingTemplate): bindings are stacks of it.
 func loadTemplates(cfg Config) (*catalog.Index, templateSet, []string, error) {
 	var fsys fs.FS
 	if cfg.Templates != "" {
@@ -233,18 +233,22 @@ func loadTemplates(cfg Config) (*catalog.Index, templateSet, []string, error) {
 	// its own. A binding's parameters are all instance outputs: users may
 	// set none.
 	c := ts.Catalog
-	var missing []string
+	warnings := ts.Warnings
 	for i := range c.Services {
 		s := &c.Services[i]
 		s.InstancesRetrievable = true
 		s.BindingsRetrievable = true
 		for j := range s.Plans {
 			p := &s.Plans[j]
-			p.BindingRotatable = true
 			if ts.BindingTemplates[p.ID] == nil {
-				missing = append(missing, s.Name+"/"+p.Name)
+				// Credentials come from a binding's own stack; a plan
+				// without one (the AWS Service Broker's templates as
+				// they are) is served, but cannot be bound.
+				p.Bindable = catalog.Bool(false)
+				warnings = append(warnings, fmt.Sprintf("%s/%s: the specification has no BindingTemplate, so the plan is not bindable", s.Name, p.Name))
 				continue
 			}
+			p.BindingRotatable = true
 			if p.Schemas == nil {
 				p.Schemas = &catalog.Schemas{}
 			}
@@ -254,10 +258,6 @@ func loadTemplates(cfg Config) (*catalog.Index, templateSet, []string, error) {
 			}}}
 		}
 	}
-	if len(missing) > 0 {
-		return nil, templateSet{}, nil, badValue("templates", fmt.Errorf("plans %s have no binding template: every service's "+
-			"AWS::ServiceBroker::Specification needs a BindingTemplate (see README.md, Bindings)", strings.Join(missing, ", ")))
-	}
 	idx, err := catalog.NewIndex(c)
 	if err != nil {
 		return nil, templateSet{}, nil, badValue("templates", err)
@@ -265,7 +265,7 @@ func loadTemplates(cfg Config) (*catalog.Index, templateSet, []string, error) {
 	return idx, templateSet{
 		Instances: cloudformation.TemplatesFrom(ts),
 		Bindings:  cloudformation.TemplatesFrom(&catalog.TemplateSet{Templates: ts.BindingTemplates}),
-	}, ts.Warnings, nil
+	}, warnings, nil
 }
 
 // running is a started broker: every part that serve stops.

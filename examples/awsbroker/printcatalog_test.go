@@ -210,3 +210,32 @@ func TestPrintCatalogErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPrintCatalogOriginalTemplates: the AWS Service Broker's templates,
+// as they are, load; without a BindingTemplate their plans are served but
+// not bindable, and a warning says why.
+func TestPrintCatalogOriginalTemplates(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("..", "..", "catalog", "testdata", "templates", "aws-servicebroker")
+	code, out, errOut := runOnce(t, []string{"-print-catalog", "-templates", dir}, nil)
+	if code != exitOK {
+		t.Fatalf("-print-catalog -templates %s exited %d; stderr:\n%s", dir, code, errOut)
+	}
+	var c catalog.Catalog
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatalf("no catalog: %v\n%s", err, out)
+	}
+	if len(c.Services) != 6 {
+		t.Fatalf("%d services, want the 6 templates", len(c.Services))
+	}
+	for _, s := range c.Services {
+		for _, p := range s.Plans {
+			if s.IsBindable(&p) || p.BindingRotatable {
+				t.Errorf("%s/%s is bindable (rotatable %v) without a binding template", s.Name, p.Name, p.BindingRotatable)
+			}
+		}
+	}
+	if !strings.Contains(errOut, "sqs/standard: the specification has no BindingTemplate, so the plan is not bindable") {
+		t.Errorf("no warning for the plans without a binding template; stderr:\n%s", errOut)
+	}
+}
