@@ -188,8 +188,14 @@ func isTransient(err error) bool {
 //   - a ValidationError about the stack's state or its termination
 //     protection: terminal, ReasonRefused; any other ValidationError
 //     (template, parameters): terminal, ReasonInvalid;
-//   - anything else (network errors, access denied, ctx ended): left to
-//     provisioner.IsRetryable, which retries all but a cancelled ctx.
+//   - access denied (AccessDenied, AccessDeniedException,
+//     UnauthorizedOperation): terminal, ReasonRefused, so that the
+//     operation fails with AWS's message, which names the action the
+//     broker's credentials lack, instead of being retried until it times
+//     out (a missing permission is not granted by waiting);
+//   - anything else (network errors, expired credentials, ctx ended):
+//     left to provisioner.IsRetryable, which retries all but a cancelled
+//     ctx.
 //
 // values are the parameter values the call sent; they are cut out of the
 // message. The "does not exist" and "No updates" cases are for callers to
@@ -224,6 +230,8 @@ func classify(err error, what string, values []string) error {
 			}
 			return provisioner.Terminal(provisioner.ReasonInvalid, base)
 		case "TokenAlreadyExistsException":
+			return provisioner.Terminal(provisioner.ReasonRefused, base)
+		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
 			return provisioner.Terminal(provisioner.ReasonRefused, base)
 		}
 	}

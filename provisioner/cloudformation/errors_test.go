@@ -65,7 +65,9 @@ func TestClassify(t *testing.T) {
 		{"a state refusal is refused", validationError("Stack:arn is in UPDATE_ROLLBACK_FAILED state and can not be updated."), cRefused},
 		{"termination protection is refused", validationError("Stack [x] cannot be deleted while TerminationProtection is enabled"), cRefused},
 		{"TokenAlreadyExistsException is refused", apiErr("TokenAlreadyExistsException", "x", smithy.FaultClient), cRefused},
-		{"an unclassified error (access denied) is left to IsRetryable: retried", apiErr("AccessDenied", "no", smithy.FaultClient), cRetry},
+		{"AccessDenied (a missing permission: waiting does not grant it) is refused", apiErr("AccessDenied", "User: arn:aws:sts::1:assumed-role/b/s is not authorized to perform: cloudformation:CreateStack", smithy.FaultClient), cRefused},
+		{"AccessDeniedException is refused", apiErr("AccessDeniedException", "no", smithy.FaultClient), cRefused},
+		{"ExpiredToken (credentials are refreshed) is retried", apiErr("ExpiredToken", "expired", smithy.FaultClient), cRetry},
 		{"a network error is retried", errors.New("dial tcp: connection refused"), cRetry},
 		{"a cancelled context is not retried", fmt.Errorf("op: %w", context.Canceled), cStop},
 	}
