@@ -255,7 +255,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	progress("provisioned %d instances in %v; last_operation answers %s", len(insts), rep.setup.Round(time.Millisecond), bytes.TrimSpace(ans.LastOperation.Body))
 
-	// Polling.
+	// Polling, with the setup's connections closed so that the broker's
+	// idle goroutines can be counted.
+	setupClient.CloseIdleConnections()
 	progress("polling: %d pollers for %v", cfg.Pollers, cfg.Poll)
 	if rep.poll, err = pollPhase(ctx, cfg, pf, brokerURL, brokerProc.pid(), probeSocket, insts); err != nil {
 		return nil, err

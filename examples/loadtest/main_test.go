@@ -52,7 +52,7 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"| catalog | broker |", "| last_operation | bare |", "| provision | broker |", "| goroutines |", "\nResult: "} {
+	for _, want := range []string{"| catalog | broker |", "| last_operation | bare |", "| provision | broker |", "| goroutines (idle) |", "\nResult: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q", want)
 		}

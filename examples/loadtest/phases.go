@@ -17,9 +17,14 @@ import (
 	"github.com/brokerkit/brokerkit/internal/loadgen/probe"
 )
 
-// pollLimits are the polling phase's pass criteria, comparing the end
+// pollLimits are the polling phase's pass criteria. RSS compares the end
 // window with the start window (medians of one sample a second; the
-// windows are a tenth of the polling time, at least 3s). They are
+// windows are a tenth of the polling time, at least 3s); the live heap is
+// read after a forced GC at the start and at the end; goroutines are
+// counted with no connection open, before the pollers start and after
+// they have closed their connections (under load the count swings by up
+// to one per request in flight: net/http adds a reader goroutine to each
+// connection while its handler runs). They are
 // thresholds for a leak, not for noise: 200 pollers make about a million
 // requests in 2 minutes on 2 cores, so a leak of one goroutine per 50,000
 // requests, or of 16 bytes per request, exceeds them, while the noise
@@ -35,7 +40,9 @@ var pollLimits = struct {
 	// the end: start·(1+HeapGrowth) + HeapSlack.
 	HeapGrowth float64
 	HeapSlack  uint64
-	// Goroutines is the largest allowed growth of the goroutine count.
+	// Goroutines is the largest allowed growth of the idle goroutine
+	// count: well below the pollers' 200 connections, so that a goroutine
+	// leaked per connection shows too.
 	Goroutines int
 }{RSSGrowth: 0.10, HeapGrowth: 0.05, HeapSlack: 1 << 20, Goroutines: 20}
 
@@ -53,10 +60,12 @@ type pollResult struct {
 	samples            []sample
 	// The start and end windows' medians, and the live heap after a GC at
 	// the start and at the end.
-	rssStart, rssEnd   int64
-	gorStart, gorEnd   int
-	heapStart, heapEnd uint64
-	window             time.Duration
+	rssStart, rssEnd int64
+	gorStart, gorEnd int // idle, before and after
+	// gorBusyMin and gorBusyMax are the extremes sampled under load.
+	gorBusyMin, gorBusyMax int
+	heapStart, heapEnd     uint64
+	window                 time.Duration
 }
 
 func (p *pollResult) rssOK() bool {
@@ -84,6 +93,23 @@ func pollPhase(ctx context.Context, cfg config, pf *platform, base string, pid i
 	warmup := min(cfg.Poll/10, 10*time.Second)
 	window := max(cfg.Poll/10, 3*time.Second)
 	pr := &pollResult{instances: len(insts), pollers: cfg.Pollers, window: window}
+	read := func(gc bool) (probe.Sample, error) {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return probe.Read(pctx, socket, gc)
+	}
+	// idle counts the goroutines once the server has seen its connections
+	// closed.
+	idle := func() (int, error) {
+		time.Sleep(2 * time.Second)
+		s, err := read(false)
+		return s.Goroutines, err
+	}
+	var err error
+	if pr.gorStart, err = idle(); err != nil {
+		return nil, err
+	}
+	client := loadgen.NewClient(cfg.Pollers)
 
 	var (
 		wg     sync.WaitGroup
@@ -92,18 +118,13 @@ func pollPhase(ctx context.Context, cfg config, pf *platform, base string, pid i
 	start := time.Now()
 	wg.Go(func() {
 		pr.res, runErr = loadgen.Run(ctx, loadgen.Options{
-			Client: loadgen.NewClient(cfg.Pollers), Workers: cfg.Pollers, Warmup: warmup, Duration: cfg.Poll,
+			Client: client, Workers: cfg.Pollers, Warmup: warmup, Duration: cfg.Poll,
 			Request: func(int, int64) (*http.Request, error) {
 				return pf.request(http.MethodGet, urls[rand.IntN(len(urls))], nil)
 			},
 		})
 	})
 
-	read := func(gc bool) (probe.Sample, error) {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		return probe.Read(pctx, socket, gc)
-	}
 	var errs []error
 	sleepUntil := func(d time.Duration) {
 		select {
@@ -138,6 +159,10 @@ func pollPhase(ctx context.Context, cfg config, pf *platform, base string, pid i
 	if runErr != nil {
 		return nil, runErr
 	}
+	client.CloseIdleConnections()
+	if pr.gorEnd, err = idle(); err != nil {
+		return nil, err
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("sampling the broker: %w", err)
@@ -147,18 +172,19 @@ func pollPhase(ctx context.Context, cfg config, pf *platform, base string, pid i
 		return nil, fmt.Errorf("only %d samples of the broker: polling too short", len(pr.samples))
 	}
 	var startRSS, endRSS []int64
-	var startGor, endGor []int
+	var busy []int
 	first, last := pr.samples[0].at, pr.samples[len(pr.samples)-1].at
 	for _, s := range pr.samples {
 		if s.at <= first+window {
-			startRSS, startGor = append(startRSS, s.rss), append(startGor, s.goroutines)
+			startRSS = append(startRSS, s.rss)
 		}
 		if s.at >= last-window {
-			endRSS, endGor = append(endRSS, s.rss), append(endGor, s.goroutines)
+			endRSS = append(endRSS, s.rss)
 		}
+		busy = append(busy, s.goroutines)
 	}
 	pr.rssStart, pr.rssEnd = median(startRSS), median(endRSS)
-	pr.gorStart, pr.gorEnd = median(startGor), median(endGor)
+	pr.gorBusyMin, pr.gorBusyMax = slices.Min(busy), slices.Max(busy)
 	return pr, nil
 }
 

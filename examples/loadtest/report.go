@@ -105,13 +105,14 @@ func (r *report) print(w io.Writer) {
 		p.instances, r.setup.Round(time.Millisecond), p.pollers, c.Poll)
 	fmt.Fprintf(w, "last_operation: %.0f req/s, p50 %s, p99 %s, %d requests, %d errors — %s\n\n",
 		p.res.RPS(), ms(p.res.Latency.Quantile(0.5)), ms(p.res.Latency.Quantile(0.99)), p.res.Requests, p.res.Errors, verdict(p.res.Errors == 0 && p.res.Requests > 0))
-	fmt.Fprintf(w, "The broker process, start and end (medians of one sample a second over the first and the last %v; the live heap after a forced GC):\n\n", p.window)
+	fmt.Fprintf(w, "The broker process at the start and the end: RSS as the medians of one sample a second over the first and the last %v, "+
+		"the live heap after a forced GC, goroutines with no connection open before and after (under load: %d to %d):\n\n", p.window, p.gorBusyMin, p.gorBusyMax)
 	fmt.Fprintln(w, "| measure | start | end | growth | limit | result |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
 	fmt.Fprintf(w, "| RSS (VmRSS) | %s | %s | %+.1f%% | ≤ +%.0f%% | %s |\n", mib(p.rssStart), mib(p.rssEnd),
 		100*(float64(p.rssEnd)/float64(p.rssStart)-1), 100*pollLimits.RSSGrowth, verdict(p.rssOK()))
 	fmt.Fprintf(w, "| live heap | %s | %s | %+.1f%% | ≤ +%.0f%% + %s | %s |\n", mib(int64(p.heapStart)), mib(int64(p.heapEnd)),
 		100*(float64(p.heapEnd)/float64(p.heapStart)-1), 100*pollLimits.HeapGrowth, mib(int64(pollLimits.HeapSlack)), verdict(p.heapOK()))
-	fmt.Fprintf(w, "| goroutines | %d | %d | %+d | ≤ +%d | %s |\n", p.gorStart, p.gorEnd, p.gorEnd-p.gorStart, pollLimits.Goroutines, verdict(p.goroutinesOK()))
+	fmt.Fprintf(w, "| goroutines (idle) | %d | %d | %+d | ≤ +%d | %s |\n", p.gorStart, p.gorEnd, p.gorEnd-p.gorStart, pollLimits.Goroutines, verdict(p.goroutinesOK()))
 	fmt.Fprintf(w, "\nResult: %s\n", map[bool]string{true: "every target met", false: "TARGET MISSED (see **FAIL** above)"}[r.pass()])
 }
