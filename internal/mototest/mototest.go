@@ -67,7 +67,11 @@ type server struct {
 // started, fails if the tests left goroutines running (goleak, see
 // [LeakOptions]), and exits with the tests' exit code. Call it from
 // TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is [Main] without the exit: it returns the exit code, for a TestMain
+// that checks more after the tests.
+func Run(m *testing.M) int {
 	code := m.Run()
 	stop()
 	if code == 0 {
@@ -76,7 +80,28 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
+}
+
+// Start starts a moto_server of t's own, with env ("KEY=value") added to
+// the process environment, e.g. INITIAL_NO_AUTH_ACTION_COUNT=3 to have
+// moto check IAM policies after three calls; it returns its URL and stops
+// it when t ends. BROKERKIT_MOTO_ENDPOINT is not used: a shared server
+// cannot have the test's settings. Like [Endpoint], it skips t when
+// moto_server is not on PATH, or fails it when BROKERKIT_REQUIRE_MOTO=1.
+func Start(t testing.TB, env ...string) string {
+	t.Helper()
+	s, err := start(env)
+	if errors.Is(err, exec.ErrNotFound) {
+		missing(t, os.Getenv(EnvRequire) == "1")
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("mototest: %v", err)
+		return ""
+	}
+	t.Cleanup(s.stop)
+	return s.url
 }
 
 // LeakOptions are the goroutines Main does not count as leaks: idle
@@ -99,7 +124,7 @@ func Endpoint(t testing.TB) string {
 	if e := os.Getenv(EnvEndpoint); e != "" {
 		return strings.TrimRight(e, "/")
 	}
-	once.Do(func() { srv, srvErr = start() })
+	once.Do(func() { srv, srvErr = start(nil) })
 	if srvErr != nil {
 		if errors.Is(srvErr, exec.ErrNotFound) {
 			missing(t, os.Getenv(EnvRequire) == "1")
@@ -161,8 +186,8 @@ func Config(t testing.TB, endpoint string) aws.Config {
 // start starts moto_server on a free port and waits until it answers. The
 // port is found by listening on port 0 and closing the listener, so
 // another process may take it first: then moto exits at once and start
-// tries another port.
-func start() (*server, error) {
+// tries another port. env is added to the server's environment.
+func start(env []string) (*server, error) {
 	path, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, err
@@ -173,7 +198,7 @@ func start() (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := launch(path, port)
+		s, err := launch(path, port, env)
 		if err == nil {
 			return s, nil
 		}
@@ -191,13 +216,16 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func launch(path string, port int) (*server, error) {
+func launch(path string, port int, env []string) (*server, error) {
 	s := &server{
 		url:    "http://127.0.0.1:" + strconv.Itoa(port),
 		output: &limitedBuffer{max: 8 << 10},
 		exited: make(chan struct{}),
 	}
 	s.cmd = exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	if len(env) > 0 {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	s.cmd.Stdout = s.output
 	s.cmd.Stderr = s.output
 	procgroup.Set(s.cmd)

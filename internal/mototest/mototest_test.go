@@ -123,8 +123,26 @@ func TestLimitedBuffer(t *testing.T) {
 
 func TestStartMissingBinary(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := start()
+	_, err := start(nil)
 	if !errors.Is(err, exec.ErrNotFound) {
 		t.Errorf("start with empty PATH: %v, want exec.ErrNotFound", err)
+	}
+}
+
+// TestStartWithEnv starts a server of the test's own with moto's IAM
+// checks on from the first call: a call with the dummy credentials of
+// Config (no such IAM user) is refused, which the shared server accepts.
+func TestStartWithEnv(t *testing.T) {
+	e := Start(t, "INITIAL_NO_AUTH_ACTION_COUNT=0")
+	if e == Endpoint(t) {
+		t.Fatalf("Start returned the shared server %s", e)
+	}
+	_, err := cfn.NewFromConfig(Config(t, e)).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+		t.Errorf("DescribeStacks with unknown credentials on a server checking IAM: %v, want InvalidClientTokenId", err)
+	}
+	if _, err := cfn.NewFromConfig(Config(t, Endpoint(t))).DescribeStacks(context.Background(), &cfn.DescribeStacksInput{}); err != nil {
+		t.Errorf("DescribeStacks on the shared server: %v", err)
 	}
 }
