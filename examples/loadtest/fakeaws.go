@@ -8,24 +8,28 @@ import (
 	"github.com/brokerkit/brokerkit/provisioner/provisionertest"
 )
 
-// stackDelay is how long every stack stays CREATE_IN_PROGRESS: longer
-// than any run, so every provisioned instance stays in progress and
-// tracked (polled by the broker's Tracker, which backs off to 12 times
-// its poll interval) for the whole run. A fake stack that finished would
-// leave its instance untracked, and the polling phase would measure a
-// broker with nothing to do but read its store.
-const stackDelay = 24 * time.Hour
+// inProgress is how long a stack of the polling phase stays
+// CREATE_IN_PROGRESS: longer than any run, so every instance of that phase
+// stays in progress and tracked (polled by the broker's Tracker, which
+// backs off to 12 times its poll interval) for the whole run. A stack that
+// finished would leave its instance untracked, and the polling phase would
+// measure a broker with nothing to do but read its store. The throughput
+// phase's stacks finish at once (a zero delay) for the opposite reason:
+// there, the broker's background polling is work the bare server does not
+// do.
+const inProgress = 24 * time.Hour
 
-// fakeAWS is the AWS the broker talks to: the scripted fake CloudFormation
-// and a stub STS answering GetCallerIdentity, which the broker calls once
-// at start to check its credentials.
+// fakeAWS is the AWS a broker talks to: the scripted fake CloudFormation,
+// where every CreateStack stays CREATE_IN_PROGRESS for the same delay and
+// then succeeds, and a stub STS answering GetCallerIdentity, which the
+// broker calls once at start to check its credentials.
 type fakeAWS struct {
 	CFN            *provisionertest.CloudFormation
 	CFNURL, STSURL string
 	servers        []*http.Server
 }
 
-func startFakeAWS() (*fakeAWS, error) {
+func startFakeAWS(stackDelay time.Duration) (*fakeAWS, error) {
 	f := &fakeAWS{CFN: provisionertest.New(provisionertest.Options{
 		Script: func(op provisionertest.Op) provisionertest.Script {
 			if op.Action == "CreateStack" {
