@@ -299,11 +299,13 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 
 	var tlsConfig *tls.Config
 	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		// Reloaded when the files change: a renewed certificate needs no
+		// restart.
+		certs, err := loadCertificates(cfg.TLSCert, cfg.TLSKey, log)
 		if err != nil {
 			return nil, usageError{setting: nameOf("tls-cert") + " and " + nameOf("tls-key"), err: err}
 		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
 	}
 
 	// AWS: the default chain for credentials; AWS_ENDPOINT_URL (honoured
