@@ -23,6 +23,10 @@ import (
 type Config struct {
 	// Listen is the address to serve on, host:port.
 	Listen string
+	// HealthListen, if set, is the address of a second, plain-HTTP
+	// listener that answers GET /healthz without authentication, for
+	// probes.
+	HealthListen string
 	// TLSCert and TLSKey are PEM files; both or neither. With them the
 	// broker serves HTTPS.
 	TLSCert, TLSKey string
@@ -82,9 +86,9 @@ func (c Config) String() string {
 	if c.TargetExternalID != "" {
 		externalID = "[redacted]"
 	}
-	return fmt.Sprintf("Config{Listen:%q TLS:%t Users:%v Templates:%q State:%q DynamoDBTable:%q Region:%q StackPrefix:%q BrokerID:%q Rate:%g "+
+	return fmt.Sprintf("Config{Listen:%q HealthListen:%q TLS:%t Users:%v Templates:%q State:%q DynamoDBTable:%q Region:%q StackPrefix:%q BrokerID:%q Rate:%g "+
 		"AllowTargetAccount:%t TargetRoleName:%q TargetExternalID:%s}",
-		c.Listen, c.TLSCert != "", users, c.Templates, c.State, c.DynamoDBTable, c.Region, c.StackPrefix, c.BrokerID, c.Rate,
+		c.Listen, c.HealthListen, c.TLSCert != "", users, c.Templates, c.State, c.DynamoDBTable, c.Region, c.StackPrefix, c.BrokerID, c.Rate,
 		c.AllowTargetAccount, c.TargetRoleName, externalID)
 }
 
@@ -103,6 +107,7 @@ type setting struct {
 // (or, for -state and -binding-key, one computed from the data directory).
 var settings = []setting{
 	{"listen", "BROKER_LISTEN", "127.0.0.1:8080", "`address` to serve on, host:port"},
+	{"health-listen", "BROKER_HEALTH_LISTEN", "", "`address` of a separate plain-HTTP listener answering GET /healthz without authentication, for probes (default: none)"},
 	{"tls-cert", "BROKER_TLS_CERT", "", "PEM certificate `file`; with -tls-key, serve HTTPS"},
 	{"tls-key", "BROKER_TLS_KEY", "", "PEM private key `file`; with -tls-cert, serve HTTPS"},
 	{"users", "BROKER_USERS", "", "basic-auth credentials, `user:password[,user:password...]` (required; prefer the variable: flags show in ps)"},
@@ -222,6 +227,17 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 		bad("listen", "%q is not host:port", c.Listen)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
 		bad("listen", "%q is not host:port with a port from 0 to 65535", c.Listen)
+	}
+
+	c.HealthListen = get["health-listen"]
+	if c.HealthListen != "" {
+		if host, port, err := net.SplitHostPort(c.HealthListen); err != nil {
+			bad("health-listen", "%q is not host:port", c.HealthListen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
+			bad("health-listen", "%q is not host:port with a port from 0 to 65535", c.HealthListen)
+		} else if c.HealthListen == c.Listen && n != 0 {
+			bad("health-listen", "%q is the address of -listen: give the probes a port of their own", c.HealthListen)
+		}
 	}
 
 	c.TLSCert, c.TLSKey = get["tls-cert"], get["tls-key"]

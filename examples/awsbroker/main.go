@@ -112,6 +112,9 @@ type program struct {
 	// Ready, if not nil, is called with the address the server listens
 	// on, once it does.
 	Ready func(addr net.Addr)
+	// HealthReady, if not nil, is called with the address of the
+	// -health-listen listener, once it listens.
+	HealthReady func(addr net.Addr)
 
 	// pollInterval, if positive, replaces the Tracker's default (5s), so
 	// that tests against moto finish in seconds.
@@ -274,6 +277,8 @@ type running struct {
 	srv *http.Server
 	ln  net.Listener
 	tls bool
+	// health serves /healthz, if -health-listen is set.
+	health *healthServer
 	// trackers are the instances' and the bindings' operation trackers.
 	trackers []*provisioner.Tracker
 	// closers close the state files (none for DynamoDB).
@@ -449,10 +454,17 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	// Last, the port: nothing has been started if this fails.
+	// Last, the ports: nothing has been started if this fails.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOf("listen"), err)
+	}
+	var health *healthServer
+	if cfg.HealthListen != "" {
+		if health, err = listenHealth(cfg.HealthListen, log); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
 	}
 	scheme := "http"
 	if tlsConfig != nil {
@@ -462,10 +474,16 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 		"region", cfg.Region, "account", aws.ToString(who.Account), "stack_prefix", cfg.StackPrefix,
 		"broker_id", cfg.BrokerID, "state", cfg.State, "dynamodb_table", cfg.DynamoDBTable, "users", len(cfg.Users),
 		"allow_target_account", cfg.AllowTargetAccount)
+	if health != nil {
+		log.Info("serving health checks", "url", "http://"+health.ln.Addr().String()+healthPath)
+	}
 	if p.Ready != nil {
 		p.Ready(ln.Addr())
 	}
-	return &running{log: log, srv: srv, ln: ln, tls: tlsConfig != nil, trackers: []*provisioner.Tracker{instances, bindings}, closers: closers}, nil
+	if p.HealthReady != nil && health != nil {
+		p.HealthReady(health.ln.Addr())
+	}
+	return &running{log: log, srv: srv, ln: ln, tls: tlsConfig != nil, health: health, trackers: []*provisioner.Tracker{instances, bindings}, closers: closers}, nil
 }
 
 // serve runs the server and the Trackers until ctx ends or one fails,
@@ -478,6 +496,9 @@ func (r *running) serve(ctx context.Context) int {
 	trackerDone := make(chan error, len(r.trackers))
 	for _, t := range r.trackers {
 		go func() { trackerDone <- t.Run(tctx) }()
+	}
+	if r.health != nil {
+		go r.health.serve()
 	}
 	serveDone := make(chan error, 1)
 	go func() {
@@ -502,6 +523,10 @@ func (r *running) serve(ctx context.Context) int {
 		running--
 	}
 
+	// The probes fail from here on: the process is going away.
+	if r.health != nil {
+		r.health.close()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	if err := r.srv.Shutdown(sctx); err != nil {
 		r.log.Warn("requests still in progress at the shutdown deadline were cut off", "error", err)
