@@ -319,6 +319,17 @@ func (p program) start(ctx context.Context, cfg Config, log *slog.Logger, idx *c
 	if err != nil {
 		return nil, usageError{setting: "AWS configuration", err: err}
 	}
+	// Every client is made from awsCfg, the assumed roles' too
+	// (credentials.Source keeps Base's APIOptions), so one option records
+	// every call.
+	if path := p.Getenv(envRecordCalls); path != "" {
+		rec, err := openRecorder(path)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, rec.Close)
+		awsCfg.APIOptions = append(awsCfg.APIOptions, rec.apiOption)
+	}
 	ictx, cancel := context.WithTimeout(ctx, identityTimeout)
 	who, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ictx, &sts.GetCallerIdentityInput{})
 	cancel()

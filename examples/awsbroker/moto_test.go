@@ -44,9 +44,6 @@ import (
 	"github.com/brokerkit/brokerkit/provisioner/store"
 )
 
-// TestMain stops the moto_server the tests below start on first use.
-func TestMain(m *testing.M) { mototest.Main(m) }
-
 // The platform's credentials in these tests.
 const (
 	platformUser     = "platform"
@@ -101,7 +98,8 @@ func startProgram(t *testing.T, dir string, args ...string) *proc {
 	ready := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	prog := program{Args: all, Getenv: envOf(map[string]string{"BROKER_USERS": platformUser + ":" + platformPassword}),
+	prog := program{Args: all, Getenv: envOf(map[string]string{"BROKER_USERS": platformUser + ":" + platformPassword,
+		envRecordCalls: os.Getenv(envRecordCalls)}),
 		Stdout: &syncBuffer{}, Stderr: p.Stderr, Ready: func(a net.Addr) { ready <- a }, pollInterval: 50 * time.Millisecond}
 	go func() { p.done <- prog.run(ctx) }()
 	select {

@@ -232,7 +232,8 @@ func startReplicas(t *testing.T, bin string, n int) ([]*replicaProc, *provisione
 			"BROKER_USERS=" + platformUser + ":" + platformPassword,
 			"AWS_ENDPOINT_URL=" + endpoint, "AWS_ENDPOINT_URL_CLOUDFORMATION=" + log.front(t, i, f),
 			"AWS_ACCESS_KEY_ID=AKIAMOTOTEST", "AWS_SECRET_ACCESS_KEY=motosecret",
-			"AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none}
+			"AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none,
+			envRecordCalls + "=" + os.Getenv(envRecordCalls)}
 		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
