@@ -64,6 +64,7 @@ var mustPlant = []string{
 	"github.com/brokerkit/brokerkit/provisioner/accesskeys",
 	"github.com/brokerkit/brokerkit/provisioner/cloudformation",
 	"github.com/brokerkit/brokerkit/examples/integration",
+	"github.com/brokerkit/brokerkit/examples/awsbroker/proof",
 }
 
 // TestNoCanaryLeaks runs the tests of every module of the repository with
