@@ -63,9 +63,9 @@ fuzz:
 		done; \
 	done
 
-# Each fuzz target of broker and catalog for FUZZTIME_CI (3s), on the
+# Each fuzz target of broker and catalog for FUZZTIME_CI (5s), on the
 # committed corpora; prints the executions of each and the total (CI).
-FUZZTIME_CI ?= 3s
+FUZZTIME_CI ?= 5s
 fuzz-ci:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME_CI) ./scripts/fuzz.sh ./broker ./catalog
 
