@@ -39,7 +39,8 @@
 //     workers, each on its own keep-alive connection, GET last_operation
 //     of those instances for -poll; the broker's RSS (/proc/PID/status)
 //     and goroutines (the probe) are sampled every second, and its live
-//     heap after a forced GC at the start and the end. The start and end
+//     heap after forced GCs at the start and the end (the least reading
+//     over 4s: a Tracker round in flight holds its decoded pages). The start and end
 //     windows are compared with thresholds (see [pollLimits]).
 //
 // The exit status is 0 if the run passes, 1 if a request failed, a

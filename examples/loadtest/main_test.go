@@ -38,7 +38,7 @@ func TestSmoke(t *testing.T) {
 	var progress bytes.Buffer
 	cfg := config{Conns: 4, Rounds: 1, Round: 150 * time.Millisecond, Warmup: 50 * time.Millisecond,
 		ThroughputInstances: 10, ReadyPoll: 100 * time.Millisecond,
-		Instances: 20, Pollers: 4, Poll: 2 * time.Second, SetupWorkers: 4, Progress: &progress}
+		Instances: 20, Pollers: 4, Poll: 3 * time.Second, SetupWorkers: 4, Progress: &progress}
 	rep, err := run(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, &progress)
