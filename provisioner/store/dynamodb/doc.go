@@ -19,6 +19,7 @@
 //	        v        N, the record's version (Record.Version)
 //	        rec      S, the Record as JSON (encoding/json, its JSON tags);
 //	                 a field added to Record needs no change here
+//	        w        S, a random token of the Put that wrote the item
 //	        inflight S, namespace + "#", only while the operation is in
 //	                 progress (Record.InFlight)
 //	        tomb     S, namespace + "#", only on a tombstone (Record.Deleted)
@@ -43,7 +44,11 @@
 // Get is a strongly consistent GetItem. Put is a PutItem conditional on
 // attribute_not_exists(pk) for version 0 and on v = Version otherwise; a
 // failed condition (ConditionalCheckFailedException) is
-// [provisioner.ErrVersionConflict] and writes nothing, so two replicas
+// [provisioner.ErrVersionConflict] and writes nothing — unless a
+// consistent read finds the Put's own token: the SDK retried a PutItem
+// whose first attempt was written but whose answer was lost (a 5xx, a
+// broken connection), and the retry failed its condition on that write;
+// that Put succeeded. So two replicas
 // cannot both start an operation on one instance, nor both create its
 // stack: the one whose Put lost never calls CloudFormation. Delete is a
 // DeleteItem conditional on the version; when it fails, a consistent read

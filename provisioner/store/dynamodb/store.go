@@ -3,6 +3,8 @@ package dynamodb
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,9 +68,12 @@ type Store struct {
 
 // Attribute and index names.
 const (
-	attrKey      = "pk"
-	attrVersion  = "v"
-	attrRecord   = "rec"
+	attrKey     = "pk"
+	attrVersion = "v"
+	attrRecord  = "rec"
+	// attrWrite is a random token per Put: it tells a Put's own write,
+	// seen again by the SDK's retry, from another writer's identical one.
+	attrWrite    = "w"
 	attrInFlight = "inflight"
 	attrTomb     = "tomb"
 	attrExpires  = "expires"
@@ -198,6 +203,8 @@ func (s *Store) Put(ctx context.Context, rec *provisioner.Record) error {
 	item := s.key(s.rec, rec.InstanceID)
 	item[attrVersion] = unum(c.Version)
 	item[attrRecord] = str(string(data))
+	token := writeToken()
+	item[attrWrite] = str(token)
 	if rec.InFlight() {
 		item[attrInFlight] = str(s.opts.Namespace + "#")
 	}
@@ -218,13 +225,40 @@ func (s *Store) Put(ctx context.Context, rec *provisioner.Record) error {
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": unum(rec.Version)}
 	}
 	if _, err := s.opts.Client.PutItem(ctx, in); err != nil {
-		if conditionFailed(err) {
+		if !conditionFailed(err) {
+			return s.wrap(ctx, "PutItem", rec.InstanceID, err)
+		}
+		// The SDK retries a PutItem whose answer was lost (a 5xx, a
+		// broken connection); if the first attempt was written, the
+		// retry's condition fails on our own write. A consistent read
+		// tells that apart from another writer's: the item then holds
+		// this Put's token.
+		if landed, lerr := s.landed(ctx, rec.InstanceID, token); lerr != nil || !landed {
 			return provisioner.ErrVersionConflict
 		}
-		return s.wrap(ctx, "PutItem", rec.InstanceID, err)
 	}
 	rec.Version = c.Version
 	return nil
+}
+
+// landed reports whether the stored item of instanceID was written by
+// the Put with token: a write of ours whose answer the SDK missed.
+func (s *Store) landed(ctx context.Context, instanceID, token string) (bool, error) {
+	out, err := s.opts.Client.GetItem(ctx, &ddb.GetItemInput{
+		TableName: aws.String(s.opts.Table), Key: s.key(s.rec, instanceID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, err
+	}
+	w, ok := out.Item[attrWrite].(*types.AttributeValueMemberS)
+	return ok && w.Value == token, nil
+}
+
+// writeToken returns a random token for one Put.
+func writeToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Delete removes the record with a DeleteItem conditional on its

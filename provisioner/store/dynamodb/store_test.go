@@ -116,3 +116,48 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 }
+
+// lostAnswer is a Client whose PutItem is sent twice, the first answer
+// lost: what the SDK's retry does after a 5xx or a broken connection
+// once the first attempt was written.
+type lostAnswer struct{ *ddb.Client }
+
+func (c lostAnswer) PutItem(ctx context.Context, in *ddb.PutItemInput, optFns ...func(*ddb.Options)) (*ddb.PutItemOutput, error) {
+	if _, err := c.Client.PutItem(ctx, in, optFns...); err != nil {
+		return nil, err
+	}
+	return c.Client.PutItem(ctx, in, optFns...)
+}
+
+// TestPutRetriedAfterItLanded: a Put whose first attempt was written and
+// whose retry then fails its condition on that very write succeeds, once;
+// another writer's version is still a conflict.
+func TestPutRetriedAfterItLanded(t *testing.T) {
+	c, name := sharedTable(t)
+	ns := "ns-" + randomHex(6)
+	s, err := dynamodb.New(dynamodb.Options{Client: lostAnswer{c}, Table: name, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	rec := &provisioner.Record{InstanceID: "i-1", ServiceID: "s", PlanID: "p",
+		Operation: &provisioner.Operation{ID: "op-1", Kind: provisioner.KindProvision, State: provisioner.InProgress}}
+	if err := s.Put(ctx, rec); err != nil || rec.Version != 1 {
+		t.Fatalf("create with a lost answer: %v, version %d; want success at version 1", err, rec.Version)
+	}
+	rec.Operation.State = provisioner.Succeeded
+	if err := s.Put(ctx, rec); err != nil || rec.Version != 2 {
+		t.Fatalf("update with a lost answer: %v, version %d; want success at version 2", err, rec.Version)
+	}
+	got, err := s.Get(ctx, "i-1")
+	if err != nil || got.Version != 2 || got.Operation.State != provisioner.Succeeded {
+		t.Fatalf("stored: %+v, %v", got, err)
+	}
+	// A stale writer (version 1, other content) still conflicts.
+	stale := got.Clone()
+	stale.Version = 1
+	stale.PlanID = "other"
+	if err := s.Put(ctx, stale); !errors.Is(err, provisioner.ErrVersionConflict) {
+		t.Errorf("stale write: %v, want ErrVersionConflict", err)
+	}
+}
