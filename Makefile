@@ -14,7 +14,10 @@ KUBE_ASSETS_SCRIPT := examples/controller/hack/kube-assets.sh
 # WITH_KUBE_ASSETS starts a recipe line that needs them exported.
 WITH_KUBE_ASSETS := if [ -z "$$KUBEBUILDER_ASSETS" ]; then KUBEBUILDER_ASSETS=$$(GO=$(GO) ./$(KUBE_ASSETS_SCRIPT)) || exit 1; export KUBEBUILDER_ASSETS; fi;
 
-test: fmt vet race canary fuzz-ci proof
+# The tests run once, in the canary run: with the race detector, every
+# module, the proof suites included (see canary). race and proof run
+# them on their own.
+test: fmt vet canary fuzz-ci
 
 fmt:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -29,12 +32,14 @@ race:
 kube-assets:
 	@GO=$(GO) ./$(KUBE_ASSETS_SCRIPT)
 
-# Every package's tests again with a known secret planted in parameters,
-# outputs and credentials, and every log record written to the test
-# output: fails if the secret appears in any output line (see
-# internal/canary).
+# Every package's tests of every module with -race and a known secret
+# planted in parameters, outputs and credentials, every log record written
+# to the test output, and the proof suites of examples/awsbroker/proof
+# (short mode): fails if a test fails or the secret appears in any output
+# line (see internal/canary). Prints each package's result line and the
+# proof suites' counts.
 canary:
-	@$(WITH_KUBE_ASSETS) BROKERKIT_CANARY_RUN=1 $(GO) test -count=1 -v -run '^TestNoCanaryLeaks$$' ./internal/canary/
+	@$(WITH_KUBE_ASSETS) BROKERKIT_CANARY_RUN=1 $(GO) test -count=1 -v -timeout 40m -run '^TestNoCanaryLeaks$$' ./internal/canary/
 
 # The load test (BENCHMARKS.md): the example broker against a bare
 # net/http server writing the same bytes (catalog, provision,

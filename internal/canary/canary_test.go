@@ -2,6 +2,7 @@ package canary_test
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -25,6 +26,8 @@ func TestScan(t *testing.T) {
 		`{"Action":"fail","Package":"p/b","Test":"TestB"}`,
 		`{"Action":"output","Package":"p/c","Test":"TestC","Output":"nothing here\n"}`,
 		`{"Action":"pass","Package":"p/c","Test":"TestC"}`,
+		`{"Action":"output","Package":"p/c","Test":"TestC","Output":"proof: TestC: 5 kills\n"}`,
+		`{"Action":"pass","Package":"p/c","Elapsed":1.5}`,
 		`# p/d: build failed near ` + canary.Secret,
 	}, "\n")
 	rep, err := canary.Scan(strings.NewReader(stream), canary.Secret)
@@ -36,6 +39,15 @@ func TestScan(t *testing.T) {
 	}
 	if rep.Planted["p/a"] != 1 || rep.Planted["p/b"] != 1 || rep.Planted["p/c"] != 0 {
 		t.Errorf("planted %v, want one test each in p/a and p/b", rep.Planted)
+	}
+	if len(rep.Packages) != 1 || rep.Packages[0] != "ok   p/c 1.500s" {
+		t.Errorf("package lines %q", rep.Packages)
+	}
+	if len(rep.Summaries) != 1 || rep.Summaries[0] != "proof: TestC: 5 kills" {
+		t.Errorf("summaries %q", rep.Summaries)
+	}
+	if out := rep.FailedOutput["p/b TestB"]; len(out) != 3 || !strings.HasPrefix(out[2], "panic:") {
+		t.Errorf("failed output %q, want TestB's three lines", out)
 	}
 	if rep.Tests != 3 || rep.Failed != 1 || len(rep.FailedNames) != 1 || rep.FailedNames[0] != "p/b TestB" {
 		t.Errorf("tests %d failed %d, want 3 and 1", rep.Tests, rep.Failed)
@@ -68,10 +80,13 @@ var mustPlant = []string{
 }
 
 // TestNoCanaryLeaks runs the tests of every module of the repository with
-// the canary on and fails if the canary appears in any output line (logs
-// of the code under test, test output, panics), if any test fails, or if
-// a package of mustPlant never planted it. It runs only under `make
-// canary` (BROKERKIT_CANARY_RUN=1), since it runs the whole suite.
+// the canary on and the race detector, and fails if the canary appears in
+// any output line (logs of the code under test, test output, panics), if
+// any test fails, or if a package of mustPlant never planted it. It
+// prints go test's result line of every package, the failed tests'
+// output, and the proof suites' counts (which run in a canary run). It
+// runs only under `make canary` (BROKERKIT_CANARY_RUN=1), since it runs
+// the whole suite: make test's race run is this run.
 func TestNoCanaryLeaks(t *testing.T) {
 	if os.Getenv("BROKERKIT_CANARY_RUN") != "1" {
 		t.Skip("runs under `make canary` (BROKERKIT_CANARY_RUN=1): it runs every package's tests")
@@ -98,7 +113,8 @@ func TestNoCanaryLeaks(t *testing.T) {
 	}
 	total := canary.Report{Planted: map[string]int{}}
 	for _, dir := range modules {
-		cmd := exec.CommandContext(t.Context(), "go", "test", "-json", "-count=1", "./...")
+		// -race: this run is also make test's race run.
+		cmd := exec.CommandContext(t.Context(), "go", "test", "-race", "-json", "-count=1", "-timeout", "20m", "./...")
 		cmd.Dir = dir
 		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 			return strings.HasPrefix(kv, "BROKERKIT_CANARY_RUN=")
@@ -113,6 +129,13 @@ func TestNoCanaryLeaks(t *testing.T) {
 		if runErr != nil && rep.Failed == 0 && len(rep.Leaks) == 0 {
 			t.Errorf("%s: go test failed without a failing test (build error?): %v\n%s", dir, runErr, tail(out.String(), 40))
 		}
+		for _, l := range rep.Packages {
+			fmt.Println(l)
+		}
+		for _, name := range rep.FailedNames {
+			fmt.Printf("--- FAIL: %s\n%s\n", name, strings.Join(rep.FailedOutput[name], "\n"))
+		}
+		total.Summaries = append(total.Summaries, rep.Summaries...)
 		total.Leaks = append(total.Leaks, rep.Leaks...)
 		total.Tests += rep.Tests
 		total.Failed += rep.Failed
@@ -120,6 +143,10 @@ func TestNoCanaryLeaks(t *testing.T) {
 		for p, n := range rep.Planted {
 			total.Planted[p] += n
 		}
+	}
+	// The proof suites' counts, where the CI log shows them.
+	for _, l := range total.Summaries {
+		fmt.Println(l)
 	}
 	t.Log(total.Summary())
 	for _, l := range total.Leaks {

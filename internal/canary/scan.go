@@ -20,6 +20,14 @@ type Report struct {
 	// FailedNames names them ("package Test").
 	Tests, Failed int
 	FailedNames   []string
+	// Packages are go test's result lines, one per package ("ok  pkg
+	// 1.2s", "FAIL pkg 0.3s"), in the order they ended.
+	Packages []string
+	// Summaries are the output lines that start with "proof: " (the
+	// counts the proof suites print), in order.
+	Summaries []string
+	// FailedOutput holds the last lines of each failed test's output.
+	FailedOutput map[string][]string
 }
 
 // event is one line of `go test -json`.
@@ -28,13 +36,19 @@ type event struct {
 	Package string
 	Test    string
 	Output  string
+	Elapsed float64
 }
+
+// keepLines is how many output lines of a test Scan keeps, to show when
+// it fails.
+const keepLines = 60
 
 // Scan reads a `go test -json` stream and reports every output line that
 // holds the secret, and which packages planted it. Lines that are not
 // JSON (build errors) are scanned too.
 func Scan(r io.Reader, secret string) (Report, error) {
-	rep := Report{Planted: map[string]int{}}
+	rep := Report{Planted: map[string]int{}, FailedOutput: map[string][]string{}}
+	recent := map[string][]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	planted := map[string]bool{}
@@ -46,6 +60,21 @@ func Scan(r io.Reader, secret string) (Report, error) {
 				rep.Leaks = append(rep.Leaks, "(not JSON): "+line)
 			}
 			continue
+		}
+		if e.Action == "output" && e.Test != "" {
+			k := e.Package + " " + e.Test
+			lines := append(recent[k], strings.TrimRight(e.Output, "\n"))
+			if len(lines) > keepLines {
+				lines = lines[len(lines)-keepLines:]
+			}
+			recent[k] = lines
+		}
+		if e.Action == "output" && strings.HasPrefix(e.Output, "proof: ") {
+			rep.Summaries = append(rep.Summaries, strings.TrimRight(e.Output, "\n"))
+		}
+		if e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip") {
+			word := map[string]string{"pass": "ok  ", "fail": "FAIL", "skip": "?   "}[e.Action]
+			rep.Packages = append(rep.Packages, fmt.Sprintf("%s %s %.3fs", word, e.Package, e.Elapsed))
 		}
 		switch {
 		case e.Action == "output" && strings.Contains(e.Output, secret):
@@ -61,6 +90,7 @@ func Scan(r io.Reader, secret string) (Report, error) {
 			rep.Tests++
 			rep.Failed++
 			rep.FailedNames = append(rep.FailedNames, e.Package+" "+e.Test)
+			rep.FailedOutput[e.Package+" "+e.Test] = recent[e.Package+" "+e.Test]
 		}
 	}
 	return rep, sc.Err()
