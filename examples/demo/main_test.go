@@ -133,17 +133,6 @@ stringData:
 	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	t.Parallel()
-	b := &tailBuffer{max: 8}
-	for _, s := range []string{"abc", "defgh", "ijk"} {
-		_, _ = b.Write([]byte(s))
-	}
-	if got := b.String(); got != "defghijk" {
-		t.Errorf("tail = %q, want %q", got, "defghijk")
-	}
-}
-
 func TestPrefixWriter(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

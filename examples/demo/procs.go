@@ -23,7 +23,7 @@ import (
 type proc struct {
 	name     string
 	cmd      *exec.Cmd
-	output   *tailBuffer
+	output   *procgroup.Tail
 	exited   chan struct{}
 	stopOnce sync.Once
 }
@@ -32,7 +32,7 @@ type proc struct {
 // kept (the last 16 KiB, for the message of a failure) and also copied to
 // logs if not nil.
 func startProc(name, path string, args, env []string, logs io.Writer) (*proc, error) {
-	p := &proc{name: name, output: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	p := &proc{name: name, output: &procgroup.Tail{Max: 16 << 10}, exited: make(chan struct{})}
 	var w io.Writer = p.output
 	if logs != nil {
 		w = io.MultiWriter(p.output, &prefixWriter{w: logs, prefix: name + "| "})
@@ -216,29 +216,6 @@ func childEnv(extra ...string) []string {
 		}
 	}
 	return append(env, extra...)
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(string(b.buf))
 }
 
 // prefixWriter writes each line with a prefix. Lines of concurrent writers

@@ -74,7 +74,7 @@ var servingRE = regexp.MustCompile(`msg=serving url=(\S+)`)
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	out    *tailBuffer
+	out    *procgroup.Tail
 	exited chan struct{}
 	url    chan string
 }
@@ -82,7 +82,7 @@ type proc struct {
 // startProc starts path in its own process group and waits for its
 // "serving url=..." line.
 func startProc(ctx context.Context, name, path string, args, env []string, logs io.Writer) (*proc, string, error) {
-	p := &proc{name: name, out: &tailBuffer{max: 16 << 10}, exited: make(chan struct{}), url: make(chan string, 1)}
+	p := &proc{name: name, out: &procgroup.Tail{Max: 16 << 10}, exited: make(chan struct{}), url: make(chan string, 1)}
 	var w io.Writer = &lineWatcher{p: p}
 	if logs != nil {
 		w = io.MultiWriter(w, logs)
@@ -159,29 +159,6 @@ func (l *lineWatcher) Write(b []byte) (int, error) {
 		l.partial = l.partial[i+1:]
 	}
 	return len(b), nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(string(b.buf))
 }
 
 // rss returns the resident set size of process pid, from
