@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,11 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo takes about 15 seconds; skipped with -short")
 	}
-	var out, logs bytes.Buffer
+	// logs is written by the copy goroutines of both children (moto and
+	// the broker), each through a prefixWriter of its own: it needs its
+	// own lock.
+	var out bytes.Buffer
+	var logs lockedBuffer
 	if testing.Verbose() {
 		opts.Logs = &logs
 	}
@@ -131,6 +136,24 @@ stringData:
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("manifest (-want +got):\n%s", diff)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestPrefixWriter(t *testing.T) {
