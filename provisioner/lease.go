@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -97,7 +98,7 @@ func (t *Tracker) claim(ctx context.Context, rec *Record, polls int) bool {
 	}
 	now := t.opts.Clock.Now()
 	op := rec.Operation
-	err := ls.l.Claim(ctx, Lease{InstanceID: rec.InstanceID, OperationID: op.ID, Owner: ls.owner, Until: now.Add(ls.dur)}, now)
+	err := ls.l.Claim(ctx, Lease{InstanceID: rec.InstanceID, OperationID: op.ID, Owner: ls.owner, Until: t.leaseUntil(now, polls)}, now)
 	if err == nil {
 		ls.mu.Lock()
 		delete(ls.foreign, op.ID)
@@ -123,6 +124,19 @@ func (t *Tracker) claim(ctx context.Context, rec *Record, polls int) bool {
 	return false
 }
 
+// leaseUntil is the end of a lease taken at now for poll number polls:
+// the latest time the poll after it can be due (the backoff's upper
+// bound, jitter included), plus LeaseDuration. A live Tracker so keeps its
+// operations however far its backoff has grown; a dead one's are taken
+// over at most LeaseDuration after its next poll was due.
+func (t *Tracker) leaseUntil(now time.Time, polls int) time.Time {
+	d := float64(t.opts.PollInterval) * math.Pow(1.5, float64(polls))
+	if d > float64(t.opts.MaxPollInterval) {
+		d = float64(t.opts.MaxPollInterval)
+	}
+	return now.Add(time.Duration(d*(1+t.opts.Jitter)) + t.leases.dur)
+}
+
 // claimNew takes the lease on an operation this Tracker has just
 // recorded, before its start call, so that other replicas leave it to
 // this one. A failure is only logged: the other replicas wait
@@ -133,7 +147,7 @@ func (t *Tracker) claimNew(ctx context.Context, rec *Record) {
 		return
 	}
 	now := t.opts.Clock.Now()
-	err := ls.l.Claim(ctx, Lease{InstanceID: rec.InstanceID, OperationID: rec.Operation.ID, Owner: ls.owner, Until: now.Add(ls.dur)}, now)
+	err := ls.l.Claim(ctx, Lease{InstanceID: rec.InstanceID, OperationID: rec.Operation.ID, Owner: ls.owner, Until: t.leaseUntil(now, 0)}, now)
 	if err != nil {
 		t.log.Debug("claiming the lease of a new operation", "instance_id", rec.InstanceID, "operation", rec.Operation.ID, "error", err)
 	}

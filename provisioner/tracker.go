@@ -86,9 +86,13 @@ type Options struct {
 	// Owner names this Tracker in the leases of a Store that is a
 	// [Leaser] (default: random). Replicas must have distinct owners.
 	Owner string
-	// LeaseDuration is how long a lease lasts unless renewed, and so how
-	// long the operations of a replica that died wait for another one
-	// (default 2×MaxPollInterval). Ignored without a [Leaser].
+	// LeaseDuration is how long a lease outlives the moment its holder's
+	// next poll is due, and so how long after that the operations of a
+	// replica that died wait for another one (default 2×MaxPollInterval).
+	// A lease taken for a poll lasts until the next poll can be due (the
+	// backoff's bound, jitter included) plus LeaseDuration, so a live
+	// replica keeps its operations however far its backoff has grown.
+	// Ignored without a [Leaser].
 	LeaseDuration time.Duration
 }
 

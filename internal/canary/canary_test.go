@@ -46,8 +46,8 @@ func TestScan(t *testing.T) {
 	if len(rep.Summaries) != 1 || rep.Summaries[0] != "proof: TestC: 5 kills" {
 		t.Errorf("summaries %q", rep.Summaries)
 	}
-	if out := rep.FailedOutput["p/b TestB"]; len(out) != 3 || !strings.HasPrefix(out[2], "panic:") {
-		t.Errorf("failed output %q, want TestB's three lines", out)
+	if out := rep.FailedOutput["p/b TestB"]; len(out) != 6 || !strings.Contains(out[0], "b_test.go:3:") || !strings.HasPrefix(out[5], "panic:") {
+		t.Errorf("failed output %q, want TestB's two messages, then its three last lines", out)
 	}
 	if rep.Tests != 3 || rep.Failed != 1 || len(rep.FailedNames) != 1 || rep.FailedNames[0] != "p/b TestB" {
 		t.Errorf("tests %d failed %d, want 3 and 1", rep.Tests, rep.Failed)

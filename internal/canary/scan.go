@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -40,8 +41,11 @@ type event struct {
 }
 
 // keepLines is how many output lines of a test Scan keeps, to show when
-// it fails.
+// it fails: the last ones, and the first of its own messages.
 const keepLines = 60
+
+// testLine matches a message of the test itself (t.Error, t.Log).
+var testLine = regexp.MustCompile(`^\s+\w+_test\.go:\d+: `)
 
 // Scan reads a `go test -json` stream and reports every output line that
 // holds the secret, and which packages planted it. Lines that are not
@@ -49,6 +53,7 @@ const keepLines = 60
 func Scan(r io.Reader, secret string) (Report, error) {
 	rep := Report{Planted: map[string]int{}, FailedOutput: map[string][]string{}}
 	recent := map[string][]string{}
+	msgs := map[string][]string{} // lines of t.Error/t.Log (file_test.go:N:), which logs can push out of recent
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	planted := map[string]bool{}
@@ -68,6 +73,9 @@ func Scan(r io.Reader, secret string) (Report, error) {
 				lines = lines[len(lines)-keepLines:]
 			}
 			recent[k] = lines
+			if testLine.MatchString(e.Output) && len(msgs[k]) < keepLines {
+				msgs[k] = append(msgs[k], strings.TrimRight(e.Output, "\n"))
+			}
 		}
 		if e.Action == "output" && strings.HasPrefix(e.Output, "proof: ") {
 			rep.Summaries = append(rep.Summaries, strings.TrimRight(e.Output, "\n"))
@@ -90,7 +98,8 @@ func Scan(r io.Reader, secret string) (Report, error) {
 			rep.Tests++
 			rep.Failed++
 			rep.FailedNames = append(rep.FailedNames, e.Package+" "+e.Test)
-			rep.FailedOutput[e.Package+" "+e.Test] = recent[e.Package+" "+e.Test]
+			k := e.Package + " " + e.Test
+			rep.FailedOutput[k] = append(append(msgs[k], "    … the test's last output lines:"), recent[k]...)
 		}
 	}
 	return rep, sc.Err()

@@ -78,7 +78,8 @@
 // the condition and the write atomically). A claim that fails reads the
 // item and answers [provisioner.LeaseHeldError] with its owner and end;
 // the Tracker then leaves the operation alone until that end. The owner
-// renews the lease (until = now + LeaseDuration) at each poll; when the
+// renews the lease (until = when its next poll can be due + LeaseDuration)
+// at each poll; when the
 // operation ends it deletes the lease, conditional on being its owner.
 // Every Tracker lists the operations in flight once per LeaseDuration and
 // queues those it does not know, so it finds operations started by other
@@ -91,7 +92,7 @@
 //     and joins the winner's operation (or answers 409/422). Only the
 //     winner calls CreateStack.
 //   - A replica dies (SIGKILL, host lost) while holding leases: its
-//     leases end after at most LeaseDuration; another replica's next look
+//     leases end at most LeaseDuration after its next poll was due; another replica's next look
 //     (it queued the operation at the lease's end, or finds it at its
 //     next rescan) claims the lease and polls, or restarts an operation
 //     whose start call never returned (idempotently: CloudFormation's
