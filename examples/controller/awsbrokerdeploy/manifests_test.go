@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/brokerkit/brokerkit/examples/controller/internal/kubeassets"
 	"io"
 	"io/fs"
 	"os"
@@ -30,7 +31,6 @@ var manifests = filepath.Join("..", "..", "awsbroker", "deploy", "kubernetes")
 // The environment variables of envtest, as in package reconciler.
 const (
 	envRequireKube = "BROKERKIT_REQUIRE_KUBE"
-	envAssets      = "KUBEBUILDER_ASSETS"
 )
 
 // fieldOwner is the field manager of the applies.
@@ -49,9 +49,9 @@ const fieldOwner = client.FieldOwner("awsbroker-deploy-test")
 // manifests promise: non-root, read-only root file system, no privilege
 // escalation, resource requests, probes on /healthz.
 func TestManifestsApply(t *testing.T) {
-	dir := assetsDir()
+	dir := kubeassets.Dir()
 	if dir == "" {
-		msg := "kube-apiserver and etcd not found: run examples/controller/hack/kube-assets.sh and set " + envAssets + " (or run make test)"
+		msg := "kube-apiserver and etcd not found: run examples/controller/hack/kube-assets.sh and set " + kubeassets.Env + " (or run make test)"
 		if os.Getenv(envRequireKube) == "1" {
 			t.Fatal(msg)
 		}
@@ -227,36 +227,4 @@ func readManifests(t *testing.T, dir string) []manifest {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// assetsDir returns the directory with kube-apiserver and etcd:
-// KUBEBUILDER_ASSETS, else the cache directory hack/kube-assets.sh builds
-// into, else "" (as package reconciler's tests find it).
-func assetsDir() string {
-	has := func(d string) bool {
-		for _, b := range []string{"kube-apiserver", "etcd"} {
-			if st, err := os.Stat(filepath.Join(d, b)); err != nil || st.IsDir() {
-				return false
-			}
-		}
-		return true
-	}
-	if d := os.Getenv(envAssets); d != "" {
-		if has(d) {
-			return d
-		}
-		return ""
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	if d := filepath.Join(cache, "brokerkit", "kube-assets", "v1.37.2-etcd-v3.7.3"); has(d) {
-		return d
-	}
-	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/brokerkit/brokerkit/examples/controller/internal/kubeassets"
 	"io"
 	"net"
 	"net/http"
@@ -35,9 +36,6 @@ const (
 	envRequireKube = "BROKERKIT_REQUIRE_KUBE"
 	// envRequireMoto=1 does the same for moto_server.
 	envRequireMoto = "BROKERKIT_REQUIRE_MOTO"
-	// envAssets is envtest's own: the directory holding kube-apiserver and
-	// etcd (what hack/kube-assets.sh prints).
-	envAssets = "KUBEBUILDER_ASSETS"
 )
 
 // The API server the tests share (each test works in a namespace of its
@@ -60,13 +58,13 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	defer stopMoto()
-	dir := assetsDir()
+	dir := kubeassets.Dir()
 	if dir == "" {
 		where := "not found"
-		if d := os.Getenv(envAssets); d != "" {
-			where = "not in " + envAssets + "=" + d
+		if d := os.Getenv(kubeassets.Env); d != "" {
+			where = "not in " + kubeassets.Env + "=" + d
 		}
-		kubeSkip = "kube-apiserver and etcd " + where + ": run examples/controller/hack/kube-assets.sh and set " + envAssets +
+		kubeSkip = "kube-apiserver and etcd " + where + ": run examples/controller/hack/kube-assets.sh and set " + kubeassets.Env +
 			" to the directory it prints (or run make test); set " + envRequireKube + "=1 to make this a failure"
 		if os.Getenv(envRequireKube) == "1" {
 			fmt.Fprintln(os.Stderr, "FAIL: "+kubeSkip)
@@ -93,38 +91,6 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
 	return code
-}
-
-// assetsDir returns the directory with kube-apiserver and etcd:
-// KUBEBUILDER_ASSETS, else the cache directory hack/kube-assets.sh builds
-// into, else "".
-func assetsDir() string {
-	has := func(d string) bool {
-		for _, b := range []string{"kube-apiserver", "etcd"} {
-			if st, err := os.Stat(filepath.Join(d, b)); err != nil || st.IsDir() {
-				return false
-			}
-		}
-		return true
-	}
-	if d := os.Getenv(envAssets); d != "" {
-		if has(d) {
-			return d
-		}
-		return ""
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	if d := filepath.Join(cache, "brokerkit", "kube-assets", "v1.37.2-etcd-v3.7.3"); has(d) {
-		return d
-	}
-	return ""
 }
 
 // needKube skips t when there is no API server.
