@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 )
@@ -130,11 +129,7 @@ func (t *Tracker) claim(ctx context.Context, rec *Record, polls int) bool {
 // operations however far its backoff has grown; a dead one's are taken
 // over at most LeaseDuration after its next poll was due.
 func (t *Tracker) leaseUntil(now time.Time, polls int) time.Time {
-	d := float64(t.opts.PollInterval) * math.Pow(1.5, float64(polls))
-	if d > float64(t.opts.MaxPollInterval) {
-		d = float64(t.opts.MaxPollInterval)
-	}
-	return now.Add(time.Duration(d*(1+t.opts.Jitter)) + t.leases.dur)
+	return now.Add(time.Duration(t.interval(polls)*(1+t.opts.Jitter)) + t.leases.dur)
 }
 
 // claimNew takes the lease on an operation this Tracker has just

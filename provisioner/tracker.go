@@ -841,12 +841,13 @@ func (t *Tracker) SecretOutputs(rec *Record) (map[string]string, error) {
 
 // backoff is the jittered delay before poll number n (0 = the first).
 func (t *Tracker) backoff(n int) time.Duration {
-	d := float64(t.opts.PollInterval) * math.Pow(1.5, float64(n))
-	if d > float64(t.opts.MaxPollInterval) {
-		d = float64(t.opts.MaxPollInterval)
-	}
-	d *= 1 + t.opts.Jitter*(2*mrand.Float64()-1)
-	return time.Duration(d)
+	return time.Duration(t.interval(n) * (1 + t.opts.Jitter*(2*mrand.Float64()-1)))
+}
+
+// interval is the delay before poll number n without jitter: PollInterval
+// growing 1.5 times a poll, up to MaxPollInterval.
+func (t *Tracker) interval(n int) float64 {
+	return min(float64(t.opts.PollInterval)*math.Pow(1.5, float64(n)), float64(t.opts.MaxPollInterval))
 }
 
 // --- the background loop ---
